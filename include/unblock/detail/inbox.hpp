@@ -1,0 +1,88 @@
+/// \file detail/inbox.hpp
+/// The event loop's thread-safe inbox and the way its thread sleeps and wakes.
+#pragma once
+
+#include "loop_node.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+
+namespace unblock::detail {
+
+/// Multi-producer, single-consumer queue of nodes posted from any thread.
+///
+/// A lock-free stack (one CAS per post, nothing allocated: the node lives in
+/// the poster's awaiter); the loop takes the whole stack at once and reverses
+/// it, so nodes run in the order they were posted.
+///
+/// Sleeping: the loop announces `m_sleeping` and re-checks the stack before it
+/// waits; a poster pushes and then checks `m_sleeping`. Both sides use
+/// seq_cst for that store-then-load pair (Dekker), so at least one of them sees
+/// the other: either the loop sees the node, or the poster sees the loop
+/// asleep and notifies it under the mutex. No post is ever slept through.
+class inbox {
+public:
+    /// Posts `node`; any thread. Wakes the loop if it sleeps.
+    void post(loop_node* node) noexcept {
+        loop_node* head = m_head.load(std::memory_order_relaxed);
+        do {
+            node->m_next = head;
+            // seq_cst: the store half of the Dekker pair with park() (see class comment);
+            // it also releases the node's contents to the loop.
+        } while (!m_head.compare_exchange_weak(head, node, std::memory_order_seq_cst,
+                                               std::memory_order_relaxed));
+        // seq_cst: the load half of the Dekker pair.
+        if (m_sleeping.load(std::memory_order_seq_cst)) wake();
+    }
+
+    /// Wakes the loop without posting (e.g. to stop it). Any thread.
+    void wake() noexcept {
+        std::lock_guard lock(m_mutex);
+        m_signalled = true;
+        m_condition.notify_one();
+    }
+
+    /// True if something is waiting. Loop thread; relaxed: a hint, take_all() synchronises.
+    [[nodiscard]] bool has_posts() const noexcept {
+        return m_head.load(std::memory_order_relaxed) != nullptr;
+    }
+
+    /// Takes every posted node, oldest first. Loop thread.
+    [[nodiscard]] node_fifo take_all() noexcept {
+        // acquire: pairs with the posters' release, so the nodes' contents are visible.
+        return node_fifo::from_reversed(m_head.exchange(nullptr, std::memory_order_acquire));
+    }
+
+    /// Sleeps until something is posted, wake() is called, or `deadline` passes. Loop thread.
+    void park(std::optional<std::chrono::steady_clock::time_point> deadline) {
+        // seq_cst: the store half of the Dekker pair with post().
+        m_sleeping.store(true, std::memory_order_seq_cst);
+        if (m_head.load(std::memory_order_seq_cst) == nullptr) {
+            std::unique_lock lock(m_mutex);
+            auto woken = [this] {
+                return m_signalled || m_head.load(std::memory_order_relaxed) != nullptr;
+            };
+            if (deadline) {
+                m_condition.wait_until(lock, *deadline, woken);
+            } else {
+                m_condition.wait(lock, woken);
+            }
+            m_signalled = false;
+        }
+        // relaxed: only the loop thread reads its own flag's effect on itself; a
+        // poster that still sees `true` merely sends a spare notification.
+        m_sleeping.store(false, std::memory_order_relaxed);
+    }
+
+private:
+    std::atomic<loop_node*> m_head{nullptr};
+    std::atomic<bool> m_sleeping{false};
+    std::mutex m_mutex;
+    std::condition_variable m_condition;
+    bool m_signalled = false; // guarded by m_mutex
+};
+
+} // namespace unblock::detail

@@ -1,0 +1,112 @@
+/// \file detail/task_state.hpp
+/// What a running task knows about itself: its loop, its name, how to cancel
+/// what it is waiting on, and who waits for it to finish.
+#pragma once
+
+#include <coroutine>
+#include <exception>
+#include <string>
+#include <type_traits>
+
+namespace unblock {
+class event_loop;
+} // namespace unblock
+
+namespace unblock::detail {
+
+class task_state;
+
+/// Implemented by an awaiter that can be interrupted while a task is suspended in it.
+///
+/// `cancel()` runs on the loop thread. It must arrange for the coroutine to
+/// resume and throw `cancelled_error` — at once, or once work it cannot
+/// interrupt has returned — and must tolerate being called more than once.
+class cancel_hook {
+public:
+    virtual void cancel() noexcept = 0;
+
+protected:
+    ~cancel_hook() = default;
+};
+
+/// Told when a task finishes; returns the coroutine to resume next (or `std::noop_coroutine()`).
+class completion_listener {
+public:
+    virtual std::coroutine_handle<> task_finished(task_state& task) noexcept = 0;
+
+protected:
+    ~completion_listener() = default;
+};
+
+/// The state of one task scheduled with `create_task` (asyncio's Task), shared
+/// by every coroutine of the chain it runs. Loop thread only.
+class task_state {
+public:
+    task_state() = default;
+    task_state(const task_state&) = delete;
+    task_state& operator=(const task_state&) = delete;
+
+    /// An awaiter is about to suspend the task in `hook`. Returns false when a
+    /// cancellation is pending: the awaiter must not suspend and must throw
+    /// `cancelled_error` (the request is consumed).
+    [[nodiscard]] bool begin_wait(cancel_hook* hook) noexcept {
+        if (m_cancel_pending) {
+            m_cancel_pending = false;
+            return false;
+        }
+        m_waiting_on = hook;
+        return true;
+    }
+
+    /// The awaiter the task was suspended in has resumed it.
+    void end_wait() noexcept { m_waiting_on = nullptr; }
+
+    /// asyncio's Task.cancel(): the current suspension point (or, if the task
+    /// is not suspended in a cancellable awaiter, the next one) throws
+    /// `cancelled_error`. Returns false if the task already finished.
+    bool request_cancel() noexcept {
+        if (m_done) return false;
+        m_cancel_requested = true;
+        if (m_waiting_on) {
+            m_waiting_on->cancel();
+        } else {
+            m_cancel_pending = true;
+        }
+        return true;
+    }
+
+    event_loop* m_loop = nullptr;
+    std::string m_name;
+
+    cancel_hook* m_waiting_on = nullptr;
+    bool m_cancel_pending = false;   ///< cancel() came while not in a cancellable wait
+    bool m_cancel_requested = false; ///< cancel() was ever called
+
+    bool m_done = false;
+    bool m_cancelled = false;        ///< finished by cancelled_error
+    bool m_detached = false;         ///< its join_handle is gone
+    bool m_exception_retrieved = false;
+    std::exception_ptr m_exception;  ///< how it failed, if it did
+
+    completion_listener* m_listener = nullptr;
+
+    task_state* m_prev = nullptr;    ///< the loop's list of live tasks
+    task_state* m_next = nullptr;
+};
+
+/// Base of the promise types whose coroutines run inside a task.
+struct promise_base {
+    task_state* m_task = nullptr;
+};
+
+/// The task a coroutine runs in, or nullptr for a coroutine that is not ours.
+template <class Promise>
+[[nodiscard]] task_state* task_of(std::coroutine_handle<Promise> coroutine) noexcept {
+    if constexpr (std::is_base_of_v<promise_base, Promise>) {
+        return coroutine.promise().m_task;
+    } else {
+        return nullptr;
+    }
+}
+
+} // namespace unblock::detail

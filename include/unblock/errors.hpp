@@ -1,0 +1,91 @@
+/// \file errors.hpp
+/// The exception types unblock throws. Every `what()` says what happened and,
+/// where it helps, what to do about it.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace unblock {
+
+/// Base of every error unblock throws itself.
+class error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// The awaiting task was cancelled (`join_handle::cancel()`, `future::cancel()`,
+/// a timeout, or `run()` cleaning up). A task may catch it to clean up; it
+/// should rethrow it afterwards.
+class cancelled_error : public error {
+public:
+    cancelled_error() : error("unblock: the operation was cancelled") {}
+    using error::error;
+};
+
+/// `wait_for` ran out of time; the inner work has been cancelled.
+class timeout_error : public error {
+public:
+    timeout_error() : error("unblock: wait_for timed out; the awaited work was cancelled") {}
+    using error::error;
+};
+
+/// Something that needs a running event loop was used on a thread that runs none.
+class no_running_loop_error : public error {
+public:
+    no_running_loop_error()
+        : error("unblock: no event loop is running on this thread; "
+                "call this from a coroutine started by unblock::run() or event_loop::run_until_complete()") {}
+    using error::error;
+};
+
+/// An operation was used in a state that does not allow it, e.g. awaiting a
+/// `join_handle` twice or reading a result that is not ready yet.
+class invalid_state_error : public error {
+public:
+    using error::error;
+};
+
+/// Work was submitted to an executor that has been shut down.
+class executor_shutdown_error : public error {
+public:
+    executor_shutdown_error()
+        : error("unblock: the executor has been shut down and accepts no new work; "
+                "submit before shutdown() or create a new executor") {}
+    using error::error;
+};
+
+/// The executor can no longer run work (e.g. its initializer threw).
+class broken_executor_error : public error {
+public:
+    using error::error;
+};
+
+/// A process-pool worker died (signal or exit) while running the task.
+class worker_crashed_error : public error {
+public:
+    using error::error;
+};
+
+/// An exception thrown in a worker process that has no local equivalent.
+/// `what()` contains the original type name and message.
+class remote_error : public error {
+public:
+    remote_error(std::string type_name, const std::string& message)
+        : error("unblock: the worker process threw " + type_name + ": " + message),
+          m_type_name(std::move(type_name)) {}
+
+    /// The (demangled where possible) type name of the original exception.
+    [[nodiscard]] const std::string& type_name() const noexcept { return m_type_name; }
+
+private:
+    std::string m_type_name;
+};
+
+/// A value could not be encoded or decoded for a process pool.
+class serialization_error : public error {
+public:
+    using error::error;
+};
+
+} // namespace unblock

@@ -1,0 +1,225 @@
+/// \file gather.hpp
+/// `gather`: run several awaitables concurrently and collect their results.
+#pragma once
+
+#include "event_loop.hpp"
+
+#include <array>
+#include <exception>
+#include <span>
+#include <tuple>
+#include <variant>
+#include <vector>
+
+namespace unblock {
+
+/// Tag: `gather(return_exceptions, ...)` returns each outcome instead of throwing.
+struct return_exceptions_t {
+    explicit return_exceptions_t() = default;
+};
+inline constexpr return_exceptions_t return_exceptions{};
+
+/// The value of a finished operation, or the exception it ended with.
+template <class T>
+class outcome {
+public:
+    explicit outcome(std::exception_ptr error) noexcept : m_state(std::move(error)) {}
+    template <class U>
+    explicit outcome(std::in_place_t, U&& value) : m_state(std::in_place_index<0>, std::forward<U>(value)) {}
+
+    [[nodiscard]] bool has_value() const noexcept { return m_state.index() == 0; }
+    /// The exception, or nullptr when there is a value.
+    [[nodiscard]] std::exception_ptr error() const noexcept {
+        return has_value() ? nullptr : std::get<1>(m_state);
+    }
+    /// The value; rethrows the exception if there is none.
+    T& value() & {
+        if (!has_value()) std::rethrow_exception(std::get<1>(m_state));
+        return std::get<0>(m_state);
+    }
+    T&& value() && { return std::move(value()); }
+
+private:
+    std::variant<T, std::exception_ptr> m_state;
+};
+
+namespace detail {
+
+/// What gather yields for one awaitable: its result, `std::monostate` for void.
+template <class A>
+using gather_value_t =
+    std::conditional_t<std::is_void_v<await_result_t<A>>, std::monostate, std::remove_cvref_t<await_result_t<A>>>;
+
+/// Waits until every task of a gather has finished.
+///
+/// Unless outcomes are collected, the first task to fail makes the others
+/// cancelled. If the gathering task is cancelled, every child is cancelled.
+/// Either way the awaiter resumes only when all children have finished, so
+/// none outlives what it references.
+class gather_awaiter final : cancel_hook, completion_listener {
+public:
+    gather_awaiter(std::span<task_state* const> children, bool cancel_on_failure) noexcept
+        : m_children(children), m_cancel_on_failure(cancel_on_failure) {}
+
+    bool await_ready() noexcept {
+        for (task_state* child : m_children) {
+            if (!child->m_done) {
+                ++m_remaining;
+            } else {
+                note_failure(*child);
+            }
+        }
+        return m_remaining == 0;
+    }
+
+    template <class Promise>
+    bool await_suspend(std::coroutine_handle<Promise> awaiting) {
+        m_waiter = task_of(awaiting);
+        if (m_waiter && !m_waiter->begin_wait(this)) {
+            cancel(); // a cancellation was pending: still wait for the children to stop
+            (void)m_waiter->begin_wait(this);
+        }
+        m_awaiting = awaiting;
+        for (task_state* child : m_children) {
+            if (!child->m_done) child->m_listener = this;
+        }
+        return true;
+    }
+
+    void await_resume() const {
+        if (m_waiter) m_waiter->end_wait();
+        if (m_cancelled) throw cancelled_error();
+    }
+
+    /// The first child that failed, in completion order, or nullptr.
+    [[nodiscard]] task_state* first_failure() const noexcept { return m_first_failure; }
+
+private:
+    void note_failure(task_state& child) noexcept {
+        if (!child.m_exception || m_first_failure) return;
+        m_first_failure = &child;
+        if (m_cancel_on_failure) cancel_children();
+    }
+
+    std::coroutine_handle<> task_finished(task_state& child) noexcept override {
+        note_failure(child);
+        return --m_remaining == 0 ? m_awaiting : std::noop_coroutine();
+    }
+
+    void cancel() noexcept override {
+        if (m_cancelled) return;
+        m_cancelled = true;
+        cancel_children();
+    }
+
+    void cancel_children() noexcept {
+        for (task_state* child : m_children) child->request_cancel();
+    }
+
+    std::span<task_state* const> m_children;
+    bool m_cancel_on_failure;
+    std::size_t m_remaining = 0;
+    task_state* m_waiter = nullptr;
+    task_state* m_first_failure = nullptr;
+    std::coroutine_handle<> m_awaiting;
+    bool m_cancelled = false;
+};
+
+/// The value of a finished child for a gather that throws on failure.
+template <class R, class T>
+R take_value(join_handle<T>& handle) {
+    if constexpr (std::is_void_v<T>) {
+        handle.result();
+        return std::monostate{};
+    } else {
+        return handle.result();
+    }
+}
+
+/// The outcome of a finished child for a gather(return_exceptions, ...).
+template <class R, class T>
+outcome<R> take_outcome(join_handle<T>& handle) {
+    try {
+        return outcome<R>(std::in_place, take_value<R>(handle));
+    } catch (...) {
+        return outcome<R>(std::current_exception());
+    }
+}
+
+template <class T>
+task_state* state_pointer(join_handle<T>& handle) noexcept {
+    return handle.state_pointer();
+}
+
+[[noreturn]] inline void rethrow_failure(task_state& failed) {
+    failed.m_exception_retrieved = true;
+    std::rethrow_exception(failed.m_exception);
+}
+
+} // namespace detail
+
+/// Runs the awaitables concurrently (each as its own task) and returns their
+/// results as a tuple, in argument order; a void result becomes `std::monostate`.
+///
+/// If one fails, the others are cancelled, gather waits until they have
+/// stopped, and then rethrows the first exception (asyncio leaves the others
+/// running; we do not, so nothing outlives the caller's frame). Other
+/// failures go to the loop's exception handler. Cancelling the gather cancels
+/// every child.
+///
+///     auto [a, b] = co_await unblock::gather(fetch(1), fetch(2));
+template <class... A>
+    requires(sizeof...(A) > 0 && (detail::awaitable<A> && ...))
+auto gather(A... awaitables) -> task<std::tuple<detail::gather_value_t<A>...>> {
+    auto handles = std::make_tuple(create_task(std::move(awaitables))...);
+    const auto children = std::apply([](auto&... h) { return std::array{detail::state_pointer(h)...}; }, handles);
+    detail::gather_awaiter waiting(children, true);
+    co_await waiting;
+    if (detail::task_state* failed = waiting.first_failure()) detail::rethrow_failure(*failed);
+    co_return std::apply(
+        [](auto&... h) { return std::tuple<detail::gather_value_t<A>...>{detail::take_value<detail::gather_value_t<A>>(h)...}; },
+        handles);
+}
+
+/// Like `gather(a...)`, but never throws for a child: each result is an
+/// `outcome` holding the value or the exception (asyncio's return_exceptions=True).
+template <class... A>
+    requires(sizeof...(A) > 0 && (detail::awaitable<A> && ...))
+auto gather(return_exceptions_t, A... awaitables) -> task<std::tuple<outcome<detail::gather_value_t<A>>...>> {
+    auto handles = std::make_tuple(create_task(std::move(awaitables))...);
+    const auto children = std::apply([](auto&... h) { return std::array{detail::state_pointer(h)...}; }, handles);
+    detail::gather_awaiter waiting(children, false);
+    co_await waiting;
+    co_return std::apply(
+        [](auto&... h) {
+            return std::tuple<outcome<detail::gather_value_t<A>>...>{
+                detail::take_outcome<detail::gather_value_t<A>>(h)...};
+        },
+        handles);
+}
+
+/// Runs every task of `tasks` concurrently; returns their results in order.
+/// Failure and cancellation behave as in the variadic `gather`.
+template <class T>
+auto gather(std::vector<task<T>> tasks)
+    -> task<std::vector<std::conditional_t<std::is_void_v<T>, std::monostate, std::remove_cvref_t<T>>>> {
+    using value = std::conditional_t<std::is_void_v<T>, std::monostate, std::remove_cvref_t<T>>;
+    std::vector<join_handle<T>> handles;
+    std::vector<detail::task_state*> children;
+    handles.reserve(tasks.size());
+    children.reserve(tasks.size());
+    for (task<T>& t : tasks) {
+        handles.push_back(create_task(std::move(t)));
+        children.push_back(detail::state_pointer(handles.back()));
+    }
+    tasks.clear();
+    detail::gather_awaiter waiting(children, true);
+    co_await waiting;
+    if (detail::task_state* failed = waiting.first_failure()) detail::rethrow_failure(*failed);
+    std::vector<value> results;
+    results.reserve(handles.size());
+    for (join_handle<T>& h : handles) results.push_back(detail::take_value<value>(h));
+    co_return results;
+}
+
+} // namespace unblock

@@ -1,0 +1,334 @@
+/// \file join_handle.hpp
+/// Tasks scheduled on a loop: `join_handle<T>`, `create_task`, `run`,
+/// `get_running_loop`. Part of `event_loop.hpp` (each includes the other).
+#pragma once
+
+#include "event_loop.hpp"
+
+#include <chrono>
+#include <optional>
+
+namespace unblock {
+
+namespace detail {
+
+template <class T>
+class root_promise;
+
+/// The coroutine that runs an awaitable as a task (asyncio's Task).
+template <class T>
+struct root_coroutine {
+    using promise_type = root_promise<T>;
+    std::coroutine_handle<root_promise<T>> m_coroutine;
+};
+
+/// Promise of a task's outermost coroutine: owns the task's state.
+///
+/// The frame lives until the task has finished AND its `join_handle` is gone;
+/// whichever comes last destroys it.
+class root_promise_base : public promise_base {
+public:
+    root_promise_base() noexcept { m_task = &m_state; }
+    root_promise_base(const root_promise_base&) = delete;
+    root_promise_base& operator=(const root_promise_base&) = delete;
+    ~root_promise_base() {
+        if (m_state.m_loop) m_state.m_loop->unregister_task(m_state);
+    }
+
+    std::suspend_always initial_suspend() noexcept { return {}; }
+
+    struct final_awaiter {
+        bool await_ready() noexcept { return false; }
+        template <class Promise>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
+            task_state& state = self.promise().m_state;
+            state.m_done = true;
+            state.m_waiting_on = nullptr;
+            if (state.m_loop) state.m_loop->task_finished(state);
+            std::coroutine_handle<> next = std::noop_coroutine();
+            if (state.m_listener) next = std::exchange(state.m_listener, nullptr)->task_finished(state);
+            if (state.m_detached) {
+                if (state.m_loop) state.m_loop->report_if_unretrieved(state);
+                self.destroy();
+            }
+            return next;
+        }
+        void await_resume() noexcept {}
+    };
+    final_awaiter final_suspend() noexcept { return {}; }
+
+    void unhandled_exception() noexcept {
+        try {
+            throw;
+        } catch (const cancelled_error&) {
+            m_state.m_cancelled = true;
+        } catch (...) {
+        }
+        m_state.m_exception = std::current_exception();
+    }
+
+    task_state m_state;
+    resume_node m_start; ///< queues the task's first step
+};
+
+template <class T>
+class root_promise : public root_promise_base {
+public:
+    root_coroutine<T> get_return_object() noexcept {
+        return {std::coroutine_handle<root_promise>::from_promise(*this)};
+    }
+    template <class U>
+    void return_value(U&& value) {
+        m_result.set_value(std::forward<U>(value));
+    }
+
+    /// The value, or the task's exception rethrown.
+    T take_result() {
+        if (m_state.m_exception) {
+            m_state.m_exception_retrieved = true;
+            std::rethrow_exception(m_state.m_exception);
+        }
+        return m_result.take();
+    }
+
+    result_slot<T> m_result;
+};
+
+template <>
+class root_promise<void> : public root_promise_base {
+public:
+    root_coroutine<void> get_return_object() noexcept {
+        return {std::coroutine_handle<root_promise>::from_promise(*this)};
+    }
+    void return_void() noexcept {}
+
+    void take_result() {
+        if (m_state.m_exception) {
+            m_state.m_exception_retrieved = true;
+            std::rethrow_exception(m_state.m_exception);
+        }
+    }
+};
+
+template <class T, class A>
+root_coroutine<T> make_root(A awaitable) {
+    if constexpr (std::is_void_v<T>) {
+        co_await std::move(awaitable);
+    } else {
+        co_return co_await std::move(awaitable);
+    }
+}
+
+/// Waits for a task to finish (optionally with a timeout that cancels it).
+/// The awaiting task's cancellation is passed on to the awaited task.
+template <class T>
+class join_awaiter final : timer_node, cancel_hook, completion_listener {
+public:
+    using clock = std::chrono::steady_clock;
+
+    join_awaiter(std::coroutine_handle<root_promise<T>> child, std::optional<clock::duration> timeout) noexcept
+        : timer_node(&on_timeout), m_child(child), m_timeout(timeout) {}
+
+    bool await_ready() const {
+        if (!m_child) throw invalid_state_error("unblock: awaiting an empty join_handle (moved-from or default)");
+        const task_state& child = m_child.promise().m_state;
+        if (child.m_loop != nullptr && child.m_loop != t_running_loop) {
+            throw invalid_state_error(
+                "unblock: this task belongs to another event loop; await it from a coroutine on its own loop");
+        }
+        if (child.m_listener != nullptr) {
+            throw invalid_state_error(
+                "unblock: this task is already being awaited; a join_handle can be awaited by one coroutine");
+        }
+        return child.m_done;
+    }
+
+    template <class Promise>
+    bool await_suspend(std::coroutine_handle<Promise> awaiting) {
+        m_waiter = task_of(awaiting);
+        if (m_waiter && !m_waiter->begin_wait(this)) {
+            m_cancelled_early = true;
+            return false;
+        }
+        m_awaiting = awaiting;
+        m_task = m_waiter;
+        task_state& child = m_child.promise().m_state;
+        child.m_listener = this;
+        if (m_timeout) child.m_loop->add_timer(this, clock::now() + *m_timeout);
+        return true;
+    }
+
+    T await_resume() {
+        if (m_waiter) m_waiter->end_wait();
+        if (m_cancelled_early) throw cancelled_error();
+        task_state& child = m_child.promise().m_state;
+        if (m_cancelled || (m_timed_out && child.m_cancelled)) {
+            if (child.m_exception && !child.m_cancelled) {
+                child.m_exception_retrieved = true;
+                std::rethrow_exception(child.m_exception); // a real failure is never hidden
+            }
+            if (child.m_cancelled) child.m_exception_retrieved = true;
+            if (m_cancelled) throw cancelled_error();
+            throw timeout_error("unblock: wait_for timed out after " +
+                                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(*m_timeout).count()) +
+                                " ms; the awaited work was cancelled");
+        }
+        return m_child.promise().take_result();
+    }
+
+private:
+    std::coroutine_handle<> task_finished(task_state& child) noexcept override {
+        if (queued()) child.m_loop->remove_timer(this);
+        return m_awaiting;
+    }
+
+    void cancel() noexcept override {
+        if (m_cancelled) return;
+        m_cancelled = true;
+        m_child.promise().m_state.request_cancel();
+    }
+
+    static void on_timeout(loop_node* node) noexcept {
+        auto* self = static_cast<join_awaiter*>(node);
+        self->m_timed_out = true;
+        self->m_child.promise().m_state.request_cancel();
+    }
+
+    std::coroutine_handle<root_promise<T>> m_child;
+    std::optional<clock::duration> m_timeout;
+    task_state* m_waiter = nullptr;
+    std::coroutine_handle<> m_awaiting;
+    bool m_cancelled_early = false;
+    bool m_cancelled = false;
+    bool m_timed_out = false;
+};
+
+} // namespace detail
+
+/// A task running on an event loop (asyncio's Task), returned by `create_task`.
+///
+/// `co_await handle` waits for the task and yields its value or rethrows its
+/// exception; only one coroutine may await it, once. Cancelling the awaiting
+/// coroutine cancels the task too. Destroying the handle before the task has
+/// finished detaches it: the task keeps running, and an exception nobody
+/// retrieved goes to the loop's exception handler. Loop thread only.
+template <class T>
+class [[nodiscard]] join_handle {
+public:
+    using promise_type = detail::root_promise<T>;
+
+    join_handle() noexcept = default;
+    explicit join_handle(std::coroutine_handle<promise_type> coroutine) noexcept : m_coroutine(coroutine) {}
+    join_handle(join_handle&& other) noexcept : m_coroutine(std::exchange(other.m_coroutine, {})) {}
+    join_handle& operator=(join_handle&& other) noexcept {
+        if (this != &other) {
+            release();
+            m_coroutine = std::exchange(other.m_coroutine, {});
+        }
+        return *this;
+    }
+    join_handle(const join_handle&) = delete;
+    join_handle& operator=(const join_handle&) = delete;
+    ~join_handle() { release(); }
+
+    /// True once the task has finished (value, exception or cancellation).
+    [[nodiscard]] bool done() const noexcept { return state().m_done; }
+    /// True if the task finished by cancellation.
+    [[nodiscard]] bool cancelled() const noexcept { return state().m_done && state().m_cancelled; }
+    /// The task's name (given to create_task, or "task-N").
+    [[nodiscard]] const std::string& name() const noexcept { return state().m_name; }
+    /// Requests cancellation (asyncio's Task.cancel()); returns false if the task already finished.
+    bool cancel() noexcept { return m_coroutine && state().request_cancel(); }
+    /// Lets the task run on without a handle.
+    void detach() noexcept { release(); }
+
+    detail::join_awaiter<T> operator co_await() const noexcept { return {m_coroutine, std::nullopt}; }
+
+    /// Waits like `co_await`, but cancels the task after `timeout` and throws `timeout_error`.
+    detail::join_awaiter<T> wait_for(std::chrono::steady_clock::duration timeout) const noexcept {
+        return {m_coroutine, timeout};
+    }
+
+    /// The result of a finished task; throws `invalid_state_error` if it has not finished.
+    T result() {
+        if (!m_coroutine || !done()) {
+            throw invalid_state_error(
+                "unblock: join_handle::result() called before the task finished; co_await the handle instead");
+        }
+        return m_coroutine.promise().take_result();
+    }
+
+    /// The task's state, for the library's combinators.
+    [[nodiscard]] detail::task_state* state_pointer() noexcept { return m_coroutine ? &state() : nullptr; }
+
+private:
+    [[nodiscard]] const detail::task_state& state() const noexcept { return m_coroutine.promise().m_state; }
+    [[nodiscard]] detail::task_state& state() noexcept { return m_coroutine.promise().m_state; }
+
+    void release() noexcept {
+        if (!m_coroutine) return;
+        detail::task_state& task = state();
+        if (task.m_done) {
+            if (task.m_loop) task.m_loop->report_if_unretrieved(task);
+            m_coroutine.destroy();
+        } else {
+            task.m_detached = true;
+        }
+        m_coroutine = {};
+    }
+
+    std::coroutine_handle<promise_type> m_coroutine;
+};
+
+/// The loop running on this thread; throws `no_running_loop_error` if none.
+[[nodiscard]] inline event_loop& get_running_loop() {
+    if (detail::t_running_loop == nullptr) throw no_running_loop_error();
+    return *detail::t_running_loop;
+}
+
+template <class A>
+auto event_loop::create_task(A awaitable, std::string name) -> join_handle<detail::await_result_t<A>> {
+    static_assert(detail::awaitable<A>,
+                  "unblock::create_task needs an awaitable: a task<T>, to_thread(...), or an object with "
+                  "await_ready/await_suspend/await_resume");
+    using result = detail::await_result_t<A>;
+    auto coroutine = detail::make_root<result>(std::move(awaitable)).m_coroutine;
+    detail::root_promise<result>& promise = coroutine.promise();
+    register_task(promise.m_state);
+    promise.m_state.m_name = name.empty() ? "task-" + std::to_string(m_tasks_created) : std::move(name);
+    promise.m_start.m_coroutine = coroutine;
+    promise.m_start.m_task = &promise.m_state;
+    schedule(&promise.m_start);
+    return join_handle<result>(coroutine);
+}
+
+template <class T>
+T event_loop::run_until_complete(task<T> main) {
+    running_scope scope(*this);
+    join_handle<T> handle = create_task(std::move(main), "main");
+    while (!handle.done()) run_once();
+    return handle.result();
+}
+
+/// Schedules `awaitable` on the running loop; see `event_loop::create_task`.
+template <class A>
+auto create_task(A awaitable, std::string name = {}) -> join_handle<detail::await_result_t<A>> {
+    return get_running_loop().create_task(std::move(awaitable), std::move(name));
+}
+
+/// asyncio.run: runs `main` on a new loop on this thread and returns its value
+/// or rethrows its exception. Before returning, cancels the tasks still
+/// pending and waits for them, then shuts the loop's default executor down.
+/// Throws `invalid_state_error` when called on a thread that runs a loop.
+template <class T>
+T run(task<T> main, event_loop::options settings = {}) {
+    if (detail::t_running_loop != nullptr) {
+        throw invalid_state_error(
+            "unblock::run() cannot be called while an event loop is running on this thread; "
+            "inside a coroutine, co_await the task instead");
+    }
+    event_loop loop(settings);
+    return loop.run_until_complete(std::move(main));
+}
+
+} // namespace unblock

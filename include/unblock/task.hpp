@@ -1,0 +1,182 @@
+/// \file task.hpp
+/// `task<T>`: the lazy coroutine type unblock programs are written in.
+#pragma once
+
+#include "detail/result.hpp"
+#include "detail/task_state.hpp"
+#include "errors.hpp"
+
+#include <coroutine>
+#include <utility>
+
+namespace unblock {
+
+template <class T = void>
+class task;
+
+namespace detail {
+
+/// What every task promise has: where to go when done, and whether the
+/// awaiting coroutine actually suspended.
+///
+/// A task is started inline by the coroutine that awaits it. If it completes
+/// without suspending, the awaiter simply does not suspend — no recursion, so
+/// a million synchronous awaits in a row use constant stack on every compiler
+/// and optimisation level (GCC at -O0 and sanitizer builds do not turn
+/// symmetric transfer into a tail call). If it suspended, `final_suspend`
+/// transfers straight to the awaiting coroutine (symmetric transfer).
+class task_promise_base : public promise_base {
+public:
+    std::suspend_always initial_suspend() noexcept { return {}; }
+
+    struct final_awaiter {
+        bool await_ready() noexcept { return false; }
+        template <class Promise>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
+            task_promise_base& promise = self.promise();
+            promise.m_finished = true;
+            if (promise.m_awaiter_suspended) return promise.m_continuation;
+            return std::noop_coroutine();
+        }
+        void await_resume() noexcept {}
+    };
+    final_awaiter final_suspend() noexcept { return {}; }
+
+    std::coroutine_handle<> m_continuation;
+    bool m_finished = false;
+    bool m_awaiter_suspended = false;
+};
+
+template <class T>
+class task_promise : public task_promise_base {
+public:
+    task<T> get_return_object() noexcept;
+    void unhandled_exception() noexcept { m_result.set_exception(std::current_exception()); }
+
+    template <class U = T>
+        requires std::convertible_to<U&&, T>
+    void return_value(U&& value) {
+        m_result.set_value(std::forward<U>(value));
+    }
+
+    result_slot<T> m_result;
+};
+
+template <class T>
+class task_promise<T&> : public task_promise_base {
+public:
+    task<T&> get_return_object() noexcept;
+    void unhandled_exception() noexcept { m_result.set_exception(std::current_exception()); }
+    void return_value(T& value) noexcept { m_result.set_value(value); }
+
+    result_slot<T&> m_result;
+};
+
+template <>
+class task_promise<void> : public task_promise_base {
+public:
+    task<void> get_return_object() noexcept;
+    void unhandled_exception() noexcept { m_result.set_exception(std::current_exception()); }
+    void return_void() noexcept { m_result.set_value(); }
+
+    result_slot<void> m_result;
+};
+
+} // namespace detail
+
+/// A lazy coroutine that produces a `T` (or throws).
+///
+/// Nothing runs until the task is awaited (`co_await t`) or handed to
+/// `run()` / `create_task()`. Move-only; destroying a task that was never
+/// started destroys its frame. A task can be awaited once.
+///
+///     unblock::task<int> answer() { co_return 42; }
+///     unblock::task<> main_task() { int x = co_await answer(); }
+template <class T>
+class [[nodiscard]] task {
+public:
+    using promise_type = detail::task_promise<T>;
+    using value_type = T;
+
+    task() noexcept = default;
+    explicit task(std::coroutine_handle<promise_type> coroutine) noexcept : m_coroutine(coroutine) {}
+    task(task&& other) noexcept : m_coroutine(std::exchange(other.m_coroutine, {})) {}
+    task& operator=(task&& other) noexcept {
+        if (this != &other) {
+            destroy();
+            m_coroutine = std::exchange(other.m_coroutine, {});
+        }
+        return *this;
+    }
+    task(const task&) = delete;
+    task& operator=(const task&) = delete;
+    ~task() { destroy(); }
+
+    /// True if this object holds a coroutine.
+    [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(m_coroutine); }
+
+    class awaiter {
+    public:
+        explicit awaiter(std::coroutine_handle<promise_type> coroutine) noexcept : m_coroutine(coroutine) {}
+
+        bool await_ready() const {
+            if (!m_coroutine) {
+                throw invalid_state_error("unblock: awaiting an empty task (moved-from or default-constructed)");
+            }
+            return m_coroutine.done();
+        }
+
+        template <class Promise>
+        bool await_suspend(std::coroutine_handle<Promise> awaiting) noexcept {
+            promise_type& promise = m_coroutine.promise();
+            promise.m_task = detail::task_of(awaiting);
+            promise.m_continuation = awaiting;
+            m_coroutine.resume();
+            if (promise.m_finished) return false; // completed synchronously: go on without suspending
+            promise.m_awaiter_suspended = true;
+            return true;
+        }
+
+        T await_resume() { return m_coroutine.promise().m_result.take(); }
+
+    private:
+        std::coroutine_handle<promise_type> m_coroutine;
+    };
+
+    /// Starts the task and waits for it; yields its value or rethrows its exception.
+    awaiter operator co_await() const& noexcept { return awaiter{m_coroutine}; }
+    awaiter operator co_await() const&& noexcept { return awaiter{m_coroutine}; }
+
+    /// The coroutine, for the library's own schedulers. Ownership stays here.
+    [[nodiscard]] std::coroutine_handle<promise_type> handle() const noexcept { return m_coroutine; }
+
+    /// Gives up ownership of the coroutine.
+    [[nodiscard]] std::coroutine_handle<promise_type> release() noexcept { return std::exchange(m_coroutine, {}); }
+
+private:
+    void destroy() noexcept {
+        if (m_coroutine) m_coroutine.destroy();
+    }
+
+    std::coroutine_handle<promise_type> m_coroutine;
+};
+
+namespace detail {
+
+template <class T>
+task<T> task_promise<T>::get_return_object() noexcept {
+    return task<T>{std::coroutine_handle<task_promise<T>>::from_promise(*this)};
+}
+
+template <class T>
+task<T&> task_promise<T&>::get_return_object() noexcept {
+    return task<T&>{std::coroutine_handle<task_promise<T&>>::from_promise(*this)};
+}
+
+inline task<void> task_promise<void>::get_return_object() noexcept {
+    return task<void>{std::coroutine_handle<task_promise<void>>::from_promise(*this)};
+}
+
+} // namespace detail
+
+} // namespace unblock

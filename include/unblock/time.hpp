@@ -1,0 +1,89 @@
+/// \file time.hpp
+/// `sleep` and `wait_for`.
+#pragma once
+
+#include "event_loop.hpp"
+
+#include <chrono>
+
+namespace unblock {
+
+namespace detail {
+
+/// Suspends a task for a duration; `sleep(0s)` yields to the other ready tasks.
+/// Cancellable: a cancelled sleep resumes in the next iteration and throws.
+class sleep_awaiter final : timer_node, cancel_hook {
+public:
+    explicit sleep_awaiter(std::chrono::steady_clock::duration delay) noexcept
+        : timer_node(&wake), m_delay(delay) {}
+
+    bool await_ready() const noexcept { return false; }
+
+    template <class Promise>
+    bool await_suspend(std::coroutine_handle<Promise> awaiting) {
+        m_waiter = task_of(awaiting);
+        m_loop = m_waiter && m_waiter->m_loop ? m_waiter->m_loop : &get_running_loop();
+        if (m_waiter && !m_waiter->begin_wait(this)) {
+            m_cancelled = true;
+            return false;
+        }
+        m_awaiting = awaiting;
+        m_task = m_waiter;
+        if (m_delay <= std::chrono::steady_clock::duration::zero()) {
+            m_loop->schedule(this);
+        } else {
+            m_loop->add_timer(this, m_loop->time() + m_delay);
+        }
+        return true;
+    }
+
+    void await_resume() const {
+        if (m_waiter) m_waiter->end_wait();
+        if (m_cancelled) throw cancelled_error();
+    }
+
+private:
+    static void wake(loop_node* node) noexcept { static_cast<sleep_awaiter*>(node)->m_awaiting.resume(); }
+
+    void cancel() noexcept override {
+        if (m_cancelled) return;
+        m_cancelled = true;
+        // Still on the timer heap: resume now. Already in the ready queue: it
+        // resumes anyway and sees the flag.
+        if (m_loop->remove_timer(this)) m_loop->schedule(this);
+    }
+
+    std::chrono::steady_clock::duration m_delay;
+    event_loop* m_loop = nullptr;
+    task_state* m_waiter = nullptr;
+    std::coroutine_handle<> m_awaiting;
+    bool m_cancelled = false;
+};
+
+} // namespace detail
+
+/// Suspends the calling task for `delay` (asyncio.sleep). `sleep(0s)` lets the
+/// other ready tasks run first. Throws `cancelled_error` if the task is cancelled.
+///
+///     co_await unblock::sleep(100ms);
+template <class Rep, class Period>
+[[nodiscard]] detail::sleep_awaiter sleep(std::chrono::duration<Rep, Period> delay) noexcept {
+    return detail::sleep_awaiter(std::chrono::ceil<std::chrono::steady_clock::duration>(delay));
+}
+
+/// Runs `awaitable` as its own task and waits at most `timeout` (asyncio.wait_for).
+///
+/// Returns its value or rethrows its exception. On timeout the inner work is
+/// cancelled, `wait_for` waits until it has actually stopped (so nothing it
+/// references is used after), then throws `timeout_error`. If the caller is
+/// cancelled, the inner work is cancelled the same way and `cancelled_error`
+/// propagates.
+///
+///     int v = co_await unblock::wait_for(fetch(), 2s);
+template <class A, class Rep, class Period>
+auto wait_for(A awaitable, std::chrono::duration<Rep, Period> timeout) -> task<detail::await_result_t<A>> {
+    auto inner = create_task(std::move(awaitable));
+    co_return co_await inner.wait_for(std::chrono::ceil<std::chrono::steady_clock::duration>(timeout));
+}
+
+} // namespace unblock
