@@ -171,7 +171,8 @@ task_state* state_pointer(join_handle<T>& handle) noexcept {
 template <class... A>
     requires(sizeof...(A) > 0 && (detail::awaitable<A> && ...))
 auto gather(A... awaitables) -> task<std::tuple<detail::gather_value_t<A>...>> {
-    auto handles = std::make_tuple(create_task(std::move(awaitables))...);
+    // Braced initialisation: tasks are created (and so start) in argument order.
+    std::tuple<join_handle<detail::await_result_t<A>>...> handles{create_task(std::move(awaitables))...};
     const auto children = std::apply([](auto&... h) { return std::array{detail::state_pointer(h)...}; }, handles);
     detail::gather_awaiter waiting(children, true);
     co_await waiting;
@@ -186,7 +187,8 @@ auto gather(A... awaitables) -> task<std::tuple<detail::gather_value_t<A>...>> {
 template <class... A>
     requires(sizeof...(A) > 0 && (detail::awaitable<A> && ...))
 auto gather(return_exceptions_t, A... awaitables) -> task<std::tuple<outcome<detail::gather_value_t<A>>...>> {
-    auto handles = std::make_tuple(create_task(std::move(awaitables))...);
+    // Braced initialisation: tasks are created (and so start) in argument order.
+    std::tuple<join_handle<detail::await_result_t<A>>...> handles{create_task(std::move(awaitables))...};
     const auto children = std::apply([](auto&... h) { return std::array{detail::state_pointer(h)...}; }, handles);
     detail::gather_awaiter waiting(children, false);
     co_await waiting;

@@ -1,0 +1,99 @@
+#include <catch2/catch.hpp>
+#include <unblock/unblock.hpp>
+
+#include <stdexcept>
+#include <string>
+
+using namespace std::chrono_literals;
+using unblock::task;
+
+TEST_CASE("wait_for returns the value when the work finishes in time", "[time]") {
+    auto body = []() -> task<int> {
+        co_return co_await unblock::wait_for([]() -> task<int> {
+            co_await unblock::sleep(1ms);
+            co_return 9;
+        }(), 10s);
+    };
+    CHECK(unblock::run(body()) == 9);
+}
+
+TEST_CASE("wait_for cancels the work on timeout, waits for it, then throws timeout_error", "[time][cancel]") {
+    auto body = []() -> task<> {
+        std::vector<std::string> steps;
+        auto slow = [&]() -> task<int> {
+            bool cancelled = false;
+            try {
+                co_await unblock::sleep(1h);
+            } catch (const unblock::cancelled_error&) {
+                steps.push_back("inner cancelled");
+                cancelled = true;
+            }
+            if (cancelled) {
+                co_await unblock::sleep(2ms); // cleanup that takes a while
+                steps.push_back("inner cleaned up");
+                throw unblock::cancelled_error();
+            }
+            co_return 1;
+        };
+        try {
+            co_await unblock::wait_for(slow(), 5ms);
+            steps.push_back("no timeout");
+        } catch (const unblock::timeout_error& e) {
+            steps.push_back("timeout");
+            CHECK_THAT(e.what(), Catch::Contains("timed out after 5 ms"));
+        }
+        CHECK(steps == std::vector<std::string>{"inner cancelled", "inner cleaned up", "timeout"});
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("wait_for passes the work's own exception through", "[time]") {
+    auto body = []() -> task<> {
+        co_await unblock::wait_for([]() -> task<> {
+            co_await unblock::sleep(0s);
+            throw std::out_of_range("inner");
+        }(), 1s);
+    };
+    CHECK_THROWS_AS(unblock::run(body()), std::out_of_range);
+}
+
+TEST_CASE("cancelling a task inside wait_for cancels the inner work", "[time][cancel]") {
+    auto body = []() -> task<> {
+        bool inner_cancelled = false;
+        auto outer_body = [&]() -> task<> {
+            co_await unblock::wait_for([&]() -> task<> {
+                try {
+                    co_await unblock::sleep(1h);
+                } catch (const unblock::cancelled_error&) {
+                    inner_cancelled = true;
+                    throw;
+                }
+            }(), 1h);
+        };
+        auto outer = unblock::create_task(outer_body());
+        co_await unblock::sleep(1ms);
+        outer.cancel();
+        CHECK_THROWS_AS(co_await outer, unblock::cancelled_error);
+        CHECK(inner_cancelled);
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("sleep outside a loop throws no_running_loop_error when awaited", "[time]") {
+    // A coroutine that is not driven by unblock has no loop to sleep on.
+    struct detached_coroutine {
+        struct promise_type {
+            std::exception_ptr error;
+            detached_coroutine get_return_object() { return {std::coroutine_handle<promise_type>::from_promise(*this)}; }
+            std::suspend_never initial_suspend() noexcept { return {}; }
+            std::suspend_always final_suspend() noexcept { return {}; }
+            void return_void() {}
+            void unhandled_exception() { error = std::current_exception(); }
+        };
+        std::coroutine_handle<promise_type> handle;
+    };
+    auto coroutine = []() -> detached_coroutine { co_await unblock::sleep(1ms); }();
+    REQUIRE(coroutine.handle.done());
+    CHECK_THROWS_AS(std::rethrow_exception(coroutine.handle.promise().error), unblock::no_running_loop_error);
+    coroutine.handle.destroy();
+}
