@@ -179,11 +179,13 @@ TEST_CASE("create_task runs concurrently; join_handle reports state and name", "
         CHECK(unnamed.name().rfind("task-", 0) == 0);
         CHECK_FALSE(named.done());
         CHECK_THROWS_AS(named.result(), unblock::invalid_state_error);
-        CHECK(co_await named == 5);
+        const auto awaited_2 = co_await named;
+        CHECK(awaited_2 == 5);
         CHECK(named.done());
         CHECK_FALSE(named.cancelled());
         CHECK_FALSE(named.cancel()); // already finished
-        CHECK(co_await unnamed == 5);
+        const auto awaited_3 = co_await unnamed;
+        CHECK(awaited_3 == 5);
     };
     unblock::run(body());
 }
@@ -202,7 +204,8 @@ TEST_CASE("awaiting a join_handle twice, or concurrently, is an error", "[event_
         auto first = unblock::create_task(first_body());
         co_await unblock::sleep(0s); // let `first` start waiting
         co_await second_waiter();
-        CHECK(co_await first == 1);
+        const auto awaited_4 = co_await first;
+        CHECK(awaited_4 == 1);
         CHECK_THROWS_WITH(co_await h, Catch::Contains("already retrieved"));
     };
     unblock::run(body());
@@ -327,7 +330,8 @@ TEST_CASE("a task may catch cancelled_error, clean up with awaits, and finish", 
         auto worker = unblock::create_task(worker_body());
         co_await unblock::sleep(0s);
         worker.cancel();
-        CHECK(co_await worker == 7);
+        const auto awaited_5 = co_await worker;
+        CHECK(awaited_5 == 7);
         CHECK_FALSE(worker.cancelled());
         CHECK(steps == std::vector<std::string>{"caught", "cleaned up"});
     };

@@ -106,10 +106,11 @@ private:
         return --m_remaining == 0 ? m_awaiting : std::noop_coroutine();
     }
 
-    void cancel() noexcept override {
-        if (m_cancelled) return;
+    bool cancel() noexcept override {
+        if (m_cancelled) return true;
         m_cancelled = true;
         cancel_children();
+        return true;
     }
 
     void cancel_children() noexcept {

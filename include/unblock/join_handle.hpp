@@ -182,10 +182,11 @@ private:
         return m_awaiting;
     }
 
-    void cancel() noexcept override {
-        if (m_cancelled) return;
+    bool cancel() noexcept override {
+        if (m_cancelled) return true;
         m_cancelled = true;
         m_child.promise().m_state.request_cancel();
+        return true;
     }
 
     static void on_timeout(loop_node* node) noexcept {

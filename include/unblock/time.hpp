@@ -45,12 +45,13 @@ public:
 private:
     static void wake(loop_node* node) noexcept { static_cast<sleep_awaiter*>(node)->m_awaiting.resume(); }
 
-    void cancel() noexcept override {
-        if (m_cancelled) return;
+    bool cancel() noexcept override {
+        if (m_cancelled) return true;
         m_cancelled = true;
         // Still on the timer heap: resume now. Already in the ready queue: it
         // resumes anyway and sees the flag.
         if (m_loop->remove_timer(this)) m_loop->schedule(this);
+        return true;
     }
 
     std::chrono::steady_clock::duration m_delay;

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 namespace unblock::detail {
 
@@ -27,6 +28,8 @@ class inbox {
 public:
     /// Posts `node`; any thread. Wakes the loop if it sleeps.
     void post(loop_node* node) noexcept {
+        // relaxed: the seq_cst CAS below publishes this increment to whoever takes the node.
+        m_posting.fetch_add(1, std::memory_order_relaxed);
         loop_node* head = m_head.load(std::memory_order_relaxed);
         do {
             node->m_next = head;
@@ -36,6 +39,16 @@ public:
                                                std::memory_order_relaxed));
         // seq_cst: the load half of the Dekker pair.
         if (m_sleeping.load(std::memory_order_seq_cst)) wake();
+        // release: the loop's destructor (drain()) must not free the inbox while we touch it.
+        m_posting.fetch_sub(1, std::memory_order_release);
+    }
+
+    /// Waits until no thread is inside post(). The owner calls it before
+    /// destroying the inbox: a poster whose node was already taken may still
+    /// be checking m_sleeping or notifying.
+    void drain_posters() const noexcept {
+        // acquire: pairs with the posters' release decrement.
+        while (m_posting.load(std::memory_order_acquire) != 0) std::this_thread::yield();
     }
 
     /// Wakes the loop without posting (e.g. to stop it). Any thread.
@@ -79,6 +92,7 @@ public:
 
 private:
     std::atomic<loop_node*> m_head{nullptr};
+    std::atomic<int> m_posting{0}; ///< threads inside post()
     std::atomic<bool> m_sleeping{false};
     std::mutex m_mutex;
     std::condition_variable m_condition;

@@ -21,9 +21,11 @@ class task_state;
 /// `cancel()` runs on the loop thread. It must arrange for the coroutine to
 /// resume and throw `cancelled_error` — at once, or once work it cannot
 /// interrupt has returned — and must tolerate being called more than once.
+/// It returns false when it is too late (what it waits for has already
+/// finished): then the task's next suspension point throws instead.
 class cancel_hook {
 public:
-    virtual void cancel() noexcept = 0;
+    virtual bool cancel() noexcept = 0;
 
 protected:
     ~cancel_hook() = default;
@@ -67,11 +69,7 @@ public:
     bool request_cancel() noexcept {
         if (m_done) return false;
         m_cancel_requested = true;
-        if (m_waiting_on) {
-            m_waiting_on->cancel();
-        } else {
-            m_cancel_pending = true;
-        }
+        if (m_waiting_on == nullptr || !m_waiting_on->cancel()) m_cancel_pending = true;
         return true;
     }
 

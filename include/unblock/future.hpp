@@ -1,0 +1,211 @@
+/// \file future.hpp
+/// `future<R>`: the result of work started with `run_in_executor`.
+#pragma once
+
+#include "detail/loop_node.hpp"
+#include "detail/result.hpp"
+#include "detail/task_state.hpp"
+#include "errors.hpp"
+#include "event_loop.hpp"
+
+#include <coroutine>
+#include <utility>
+
+namespace unblock {
+
+namespace detail {
+
+/// The loop-side state of one `run_in_executor` call, shared by the `future`
+/// and the work in flight (two references, both dropped on the loop thread,
+/// so the count needs no atomics).
+template <class R>
+class future_state {
+public:
+    future_state() noexcept { m_wake.m_coroutine = nullptr; }
+    future_state(const future_state&) = delete;
+    future_state& operator=(const future_state&) = delete;
+
+    /// Cancels: withdraws queued work at once, or requests the running
+    /// callable's stop token (the future is cancelled when it returns).
+    /// Returns false if the work already finished.
+    bool cancel() noexcept {
+        if (m_done) return false;
+        if (m_cancel_requested) return true;
+        m_cancel_requested = true;
+        if (withdraw()) {
+            m_event_loop->end_offload();
+            finish();
+            release(); // the work's reference: it will never complete
+        } else {
+            request_stop();
+        }
+        return true;
+    }
+
+    /// The work is over: its completion node ran on the loop (or it finished synchronously).
+    void work_completed() noexcept {
+        m_event_loop->end_offload();
+        finish();
+        release();
+    }
+
+    void add_reference() noexcept { ++m_references; }
+    void release() noexcept {
+        if (--m_references == 0) delete this;
+    }
+
+    event_loop* m_event_loop = nullptr;
+    bool m_done = false;
+    bool m_cancelled = false;
+    bool m_cancel_requested = false;
+    bool m_awaited = false;
+    resume_node m_wake; ///< resumes the coroutine awaiting the future, if any
+
+    virtual result_slot<R>& result() noexcept = 0;
+
+protected:
+    virtual ~future_state() = default;
+    virtual bool withdraw() noexcept = 0;
+    virtual void request_stop() noexcept = 0;
+
+private:
+    void finish() noexcept {
+        m_done = true;
+        if (m_cancel_requested) {
+            m_cancelled = true;
+            result().set_exception(std::make_exception_ptr(cancelled_error()));
+        }
+        if (m_wake.m_coroutine) m_event_loop->schedule(&m_wake);
+    }
+
+    int m_references = 2;
+};
+
+/// A future state that embeds the operation running its call.
+template <class Operation>
+class future_operation final : public future_state<typename Operation::result_type>, public Operation {
+public:
+    using result_type = typename Operation::result_type;
+
+    template <class Call>
+    explicit future_operation(Call&& call) : Operation(std::forward<Call>(call), &on_complete) {}
+
+    result_slot<result_type>& result() noexcept override { return Operation::m_result; }
+
+private:
+    bool withdraw() noexcept override { return Operation::withdraw(); }
+    void request_stop() noexcept override { Operation::request_stop(); }
+
+    static void on_complete(loop_node* node) noexcept {
+        static_cast<future_operation*>(static_cast<Operation*>(node))->work_completed();
+    }
+};
+
+} // namespace detail
+
+/// The result of `run_in_executor`: the work is already running.
+///
+/// `co_await` yields the value or rethrows the exception (once). Dropping the
+/// future does not stop the work. `cancel()` withdraws work still queued at
+/// once (then `cancelled()` is true), or requests the stop token of a running
+/// callable (the future becomes cancelled when it returns). Cancelling the
+/// task that awaits the future cancels the future. Loop thread only.
+template <class R>
+class future {
+public:
+    using value_type = R;
+
+    future() noexcept = default;
+    explicit future(detail::future_state<R>* state) noexcept : m_state(state) {}
+    future(future&& other) noexcept : m_state(std::exchange(other.m_state, nullptr)) {}
+    future& operator=(future&& other) noexcept {
+        if (this != &other) {
+            reset();
+            m_state = std::exchange(other.m_state, nullptr);
+        }
+        return *this;
+    }
+    future(const future&) = delete;
+    future& operator=(const future&) = delete;
+    ~future() { reset(); }
+
+    [[nodiscard]] bool valid() const noexcept { return m_state != nullptr; }
+    /// True once the work finished (value, exception, or cancellation).
+    [[nodiscard]] bool done() const noexcept { return m_state && m_state->m_done; }
+    /// True if the future was cancelled.
+    [[nodiscard]] bool cancelled() const noexcept { return m_state && m_state->m_cancelled; }
+    /// See the class comment; returns false if the work already finished.
+    bool cancel() noexcept { return m_state && m_state->cancel(); }
+
+    /// The value of finished work, or its exception rethrown. Throws
+    /// `invalid_state_error` if the work has not finished: waiting for it here
+    /// would block the loop thread that has to deliver it.
+    R result() {
+        if (!done()) {
+            throw invalid_state_error(
+                "unblock: future::result() called before the work finished; a blocking wait on the loop "
+                "thread would deadlock. co_await the future instead");
+        }
+        return m_state->result().take();
+    }
+
+    class awaiter final : detail::cancel_hook {
+    public:
+        explicit awaiter(detail::future_state<R>* state) noexcept : m_state(state) {}
+
+        bool await_ready() const {
+            if (!m_state) throw invalid_state_error("unblock: awaiting an empty future (moved-from or default)");
+            if (m_state->m_event_loop != detail::t_running_loop) {
+                throw invalid_state_error(
+                    "unblock: this future belongs to another event loop; await it from a coroutine on its own loop");
+            }
+            if (m_state->m_wake.m_coroutine) {
+                throw invalid_state_error(
+                    "unblock: this future is already being awaited; a future can be awaited by one coroutine");
+            }
+            return m_state->m_done;
+        }
+
+        template <class Promise>
+        bool await_suspend(std::coroutine_handle<Promise> awaiting) {
+            m_waiter = detail::task_of(awaiting);
+            if (m_waiter && !m_waiter->begin_wait(this)) {
+                // A cancellation was pending: cancel the work and wait for it to stop.
+                if (!m_state->cancel() || m_state->m_done) {
+                    m_waiter = nullptr;
+                    m_cancelled_early = !m_state->m_cancelled;
+                    return false;
+                }
+                (void)m_waiter->begin_wait(this);
+            }
+            m_state->m_wake.m_coroutine = awaiting;
+            m_state->m_wake.m_task = m_waiter;
+            return true;
+        }
+
+        R await_resume() {
+            if (m_waiter) m_waiter->end_wait();
+            m_state->m_wake.m_coroutine = nullptr;
+            if (m_cancelled_early) throw cancelled_error();
+            return m_state->result().take();
+        }
+
+    private:
+        bool cancel() noexcept override { return m_state->cancel(); }
+
+        detail::future_state<R>* m_state;
+        detail::task_state* m_waiter = nullptr;
+        bool m_cancelled_early = false;
+    };
+
+    awaiter operator co_await() const noexcept { return awaiter{m_state}; }
+
+private:
+    void reset() noexcept {
+        if (m_state) std::exchange(m_state, nullptr)->release();
+    }
+
+    detail::future_state<R>* m_state = nullptr;
+};
+
+} // namespace unblock

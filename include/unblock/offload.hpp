@@ -1,0 +1,278 @@
+/// \file offload.hpp
+/// `to_thread` and `run_in_executor`: hand a blocking call to another thread
+/// and resume on the loop thread with its result.
+#pragma once
+
+#include "detail/bound_call.hpp"
+#include "detail/offload_operation.hpp"
+#include "errors.hpp"
+#include "event_loop.hpp"
+#include "future.hpp"
+#include "thread_pool.hpp"
+
+#include <coroutine>
+#include <cstddef>
+#include <functional>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+namespace unblock {
+
+namespace detail {
+
+/// An executor as run_in_executor accepts it: `execute(f)` runs the nullary
+/// `f` exactly once, on some thread (f fits std::function<void()>).
+template <class E>
+concept executor = requires(E& e, std::function<void()> f) { e.execute(std::move(f)); };
+
+/// Awaits one offloaded call. The awaiter is the operation: in the coroutine
+/// frame it is the pool's queue node on the way out and the loop's inbox node
+/// on the way back, so a round trip allocates nothing.
+///
+/// Cancellation: work still queued is withdrawn (it never runs) and the
+/// coroutine resumes in the next iteration; running work gets its stop token
+/// requested and the coroutine resumes only after the callable returned, so
+/// arguments that refer to the frame are never used after it is gone. Either
+/// way the await throws `cancelled_error`.
+template <class Operation, class Executor>
+class offload_awaiter final : public Operation, cancel_hook {
+public:
+    using result_type = typename Operation::result_type;
+
+    /// `executor == nullptr`: the running loop's default executor.
+    template <class Call>
+    offload_awaiter(Call&& call, Executor* executor) : Operation(std::forward<Call>(call), &on_complete), m_executor(executor) {}
+
+    bool await_ready() const noexcept { return false; }
+
+    template <class Promise>
+    bool await_suspend(std::coroutine_handle<Promise> awaiting) {
+        m_waiter = task_of(awaiting);
+        event_loop& loop = (m_waiter && m_waiter->m_loop) ? *m_waiter->m_loop : get_running_loop();
+        Executor& executor = m_executor ? *m_executor : loop.default_executor();
+        if (m_waiter && !m_waiter->begin_wait(this)) {
+            m_cancelled = true; // cancelled before it was submitted: it never runs
+            return false;
+        }
+        m_awaiting = awaiting;
+        this->m_task = m_waiter;
+        loop.begin_offload();
+        bool completed = false;
+        try {
+            completed = Operation::start(executor, loop);
+        } catch (...) {
+            loop.end_offload();
+            if (m_waiter) m_waiter->end_wait();
+            throw;
+        }
+        if (completed) loop.end_offload(); // ran inline: go on without suspending
+        return !completed;
+    }
+
+    result_type await_resume() {
+        if (m_waiter) m_waiter->end_wait();
+        if (m_cancelled) throw cancelled_error();
+        return this->m_result.take();
+    }
+
+private:
+    static void on_complete(loop_node* node) noexcept {
+        auto* self = static_cast<offload_awaiter*>(static_cast<Operation*>(node));
+        self->m_loop->end_offload();
+        self->m_awaiting.resume();
+    }
+
+    bool cancel() noexcept override {
+        if (m_cancelled) return true;
+        m_cancelled = true;
+        if (this->withdraw()) {
+            this->m_loop->schedule(static_cast<loop_node*>(this)); // never runs; resume next round
+        } else {
+            this->request_stop();
+        }
+        return true;
+    }
+
+    Executor* m_executor;
+    task_state* m_waiter = nullptr;
+    std::coroutine_handle<> m_awaiting;
+    bool m_cancelled = false;
+};
+
+template <class F, class... Args>
+using call_for = bound_call<std::decay_t<F>, std::decay_t<Args>...>;
+
+template <class F, class... Args>
+constexpr void check_offloadable() {
+    static_assert(bindable_v<std::decay_t<F>, std::decay_t<Args>...>,
+                  "unblock: the function cannot be called with these arguments. Arguments are decay-copied "
+                  "like std::thread's: pass std::ref(x) for a reference parameter, or std::stop_token first "
+                  "if the function takes one");
+    static_assert(std::is_move_constructible_v<std::decay_t<F>>, "unblock: the function must be movable");
+}
+
+} // namespace detail
+
+/// What `to_thread` returns: a lazy awaitable; nothing runs until it is awaited
+/// (or handed to create_task). Awaitable once.
+template <class Call>
+class [[nodiscard]] to_thread_awaitable {
+public:
+    explicit to_thread_awaitable(Call call) : m_call(std::move(call)) {}
+
+    using awaiter = detail::offload_awaiter<detail::pool_operation<Call>, thread_pool_executor>;
+
+    awaiter operator co_await() && { return awaiter(std::move(m_call), nullptr); }
+    awaiter operator co_await() & { return awaiter(std::move(m_call), nullptr); }
+
+private:
+    Call m_call;
+};
+
+/// Runs `f(args...)` on the running loop's default executor and resumes the
+/// awaiting coroutine on the loop thread with the result or the same exception
+/// (asyncio.to_thread).
+///
+/// Arguments are decay-copied like std::thread's (std::ref passes a reference).
+/// If `f` takes a `std::stop_token` first, it gets one that is requested when
+/// the awaiting task is cancelled. Throws `executor_shutdown_error` after
+/// `shutdown_default_executor()`.
+///
+///     std::string text = co_await unblock::to_thread(read_file, path);
+template <class F, class... Args>
+auto to_thread(F&& f, Args&&... args) {
+    detail::check_offloadable<F, Args...>();
+    using call = detail::call_for<F, Args...>;
+    return to_thread_awaitable<call>(call(std::forward<F>(f), std::forward<Args>(args)...));
+}
+
+namespace detail {
+
+/// Submits a future's operation; the future owns one reference, the work the other.
+template <class R, class State, class Executor>
+future<R> start_future(event_loop& loop, State* state, Executor& executor) {
+    state->m_event_loop = &loop;
+    future<R> handle(state); // from here on the handle owns its reference
+    loop.begin_offload();
+    bool completed = false;
+    try {
+        completed = state->start(executor, loop);
+    } catch (...) {
+        loop.end_offload();
+        state->release(); // the work's reference: it never started
+        throw;
+    }
+    if (completed) state->work_completed();
+    return handle;
+}
+
+} // namespace detail
+
+template <class Executor, class F, class... Args>
+auto event_loop::run_in_executor(Executor&& executor, F&& f, Args&&... args) {
+    detail::check_offloadable<F, Args...>();
+    using call = detail::call_for<F, Args...>;
+    using executor_type = std::remove_cvref_t<std::remove_pointer_t<std::remove_cvref_t<Executor>>>;
+    using result = typename call::result_type;
+
+    if constexpr (std::is_null_pointer_v<std::remove_cvref_t<Executor>> ||
+                  std::is_same_v<executor_type, thread_pool_executor>) {
+        thread_pool_executor* pool = nullptr;
+        if constexpr (std::is_pointer_v<std::remove_cvref_t<Executor>>) {
+            pool = executor;
+        } else if constexpr (!std::is_null_pointer_v<std::remove_cvref_t<Executor>>) {
+            pool = &executor;
+        }
+        thread_pool_executor& target = pool ? *pool : default_executor();
+        auto* state = new detail::future_operation<detail::pool_operation<call>>(
+            call(std::forward<F>(f), std::forward<Args>(args)...));
+        return detail::start_future<result>(*this, state, target);
+    } else {
+        static_assert(detail::executor<executor_type>,
+                      "unblock::run_in_executor: the executor needs a member execute(f) that runs the nullary "
+                      "callable f exactly once on some thread (or pass nullptr for the loop's default executor)");
+        executor_type& target = [&]() -> executor_type& {
+            if constexpr (std::is_pointer_v<std::remove_cvref_t<Executor>>) {
+                return *executor;
+            } else {
+                return executor;
+            }
+        }();
+        auto* state = new detail::future_operation<detail::executor_operation<call>>(
+            call(std::forward<F>(f), std::forward<Args>(args)...));
+        return detail::start_future<result>(*this, state, target);
+    }
+}
+
+
+/// Starts `f(args...)` on `executor` at once and returns a `future` (asyncio's
+/// loop.run_in_executor). `executor` is a `thread_pool_executor`, any object
+/// with `execute(f)`, a pointer to one, or `nullptr` for the running loop's
+/// default executor. The work runs even if the future is dropped.
+///
+///     auto f = unblock::run_in_executor(nullptr, blocking_task);
+///     co_await f;
+template <class Executor, class F, class... Args>
+auto run_in_executor(Executor&& executor, F&& f, Args&&... args) {
+    return get_running_loop().run_in_executor(std::forward<Executor>(executor), std::forward<F>(f),
+                                               std::forward<Args>(args)...);
+}
+
+} // namespace unblock
+
+namespace unblock {
+
+namespace detail {
+
+/// Runs one blocking function on a thread of its own and resumes the awaiting
+/// coroutine on the loop thread; for work that must not use the pools (such as
+/// joining a pool's threads).
+class dedicated_thread_awaiter final : loop_node {
+public:
+    explicit dedicated_thread_awaiter(std::function<void()> function)
+        : loop_node(&on_complete), m_function(std::move(function)) {}
+
+    bool await_ready() const noexcept { return false; }
+
+    bool await_suspend(std::coroutine_handle<> awaiting) {
+        m_loop = &get_running_loop();
+        m_awaiting = awaiting;
+        m_loop->begin_offload();
+        try {
+            m_thread = std::thread([this] {
+                m_function();
+                m_loop->post_threadsafe(this);
+            });
+        } catch (...) {
+            m_loop->end_offload();
+            throw;
+        }
+        return true;
+    }
+
+    void await_resume() { m_thread.join(); }
+
+private:
+    static void on_complete(loop_node* node) noexcept {
+        auto* self = static_cast<dedicated_thread_awaiter*>(node);
+        self->m_loop->end_offload();
+        self->m_awaiting.resume();
+    }
+
+    std::function<void()> m_function;
+    std::thread m_thread;
+    event_loop* m_loop = nullptr;
+    std::coroutine_handle<> m_awaiting;
+};
+
+} // namespace detail
+
+inline task<> event_loop::shutdown_default_executor() {
+    m_default_executor_closed = true;
+    std::shared_ptr<thread_pool_executor> pool = std::move(m_default_executor);
+    if (!pool) co_return;
+    co_await detail::dedicated_thread_awaiter([pool] { pool->shutdown(true); });
+}
+
+} // namespace unblock

@@ -1,0 +1,456 @@
+#include "support/counted.hpp"
+
+#include <catch2/catch.hpp>
+#include <unblock/unblock.hpp>
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <latch>
+#include <memory>
+#include <mutex>
+#include <condition_variable>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using unblock::task;
+
+namespace {
+
+/// A user-written executor: one thread draining a std::function queue.
+class single_thread_executor {
+public:
+    single_thread_executor() : m_thread([this] { drain(); }) {}
+    ~single_thread_executor() {
+        {
+            std::lock_guard lock(m_mutex);
+            m_stopping = true;
+        }
+        m_ready.notify_one();
+        m_thread.join();
+    }
+    void execute(std::function<void()> f) {
+        {
+            std::lock_guard lock(m_mutex);
+            m_queue.push_back(std::move(f));
+        }
+        m_ready.notify_one();
+    }
+    [[nodiscard]] std::thread::id thread_id() const { return m_thread.get_id(); }
+
+private:
+    void drain() {
+        std::unique_lock lock(m_mutex);
+        for (;;) {
+            m_ready.wait(lock, [this] { return m_stopping || !m_queue.empty(); });
+            if (m_queue.empty()) return;
+            auto f = std::move(m_queue.front());
+            m_queue.pop_front();
+            lock.unlock();
+            f();
+            f = nullptr; // drop our copy before taking the lock again
+            lock.lock();
+        }
+    }
+
+    std::mutex m_mutex;
+    std::condition_variable m_ready;
+    std::deque<std::function<void()>> m_queue;
+    bool m_stopping = false;
+    std::thread m_thread;
+};
+
+/// Runs the work on the calling thread.
+struct inline_executor {
+    template <class F>
+    void execute(F&& f) {
+        f();
+    }
+};
+
+/// An executor that refuses work.
+struct throwing_executor {
+    template <class F>
+    void execute(F&&) {
+        throw std::runtime_error("executor is full");
+    }
+};
+
+/// An executor that breaks the contract: it drops the work without running it.
+struct dropping_executor {
+    template <class F>
+    void execute(F&& f) {
+        auto copy = std::forward<F>(f);
+        (void)copy;
+    }
+};
+
+int add(int a, int b) { return a + b; }
+
+} // namespace
+
+TEST_CASE("to_thread runs the call on another thread and resumes on the loop thread", "[offload]") {
+    auto body = []() -> task<> {
+        const auto loop_thread = std::this_thread::get_id();
+        std::thread::id worker;
+        const int sum = co_await unblock::to_thread([&worker](int a, int b) {
+            worker = std::this_thread::get_id();
+            return a + b;
+        }, 2, 3);
+        CHECK(sum == 5);
+        CHECK(worker != loop_thread);
+        CHECK(std::this_thread::get_id() == loop_thread);
+        const auto awaited_6 = co_await unblock::to_thread(add, 1, 1);
+        CHECK(awaited_6 == 2);
+        co_await unblock::to_thread([] {}); // void
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("to_thread rethrows the call's exception as the same type", "[offload]") {
+    auto body = []() -> task<std::string> {
+        try {
+            co_await unblock::to_thread([] { throw std::domain_error("bad domain"); });
+        } catch (const std::domain_error& e) {
+            co_return e.what();
+        }
+        co_return "nothing thrown";
+    };
+    CHECK(unblock::run(body()) == "bad domain");
+}
+
+TEST_CASE("to_thread is lazy: nothing runs until it is awaited", "[offload]") {
+    std::atomic<bool> ran{false};
+    auto pool = std::make_shared<unblock::thread_pool_executor>(1);
+    auto body = [&]() -> task<> {
+        unblock::get_running_loop().set_default_executor(pool);
+        {
+            auto never_awaited = unblock::to_thread([&] { ran = true; });
+            (void)never_awaited;
+        }
+        co_await unblock::to_thread([] {}); // the pool works, and FIFO: anything queued before has run
+    };
+    unblock::run(body());
+    pool->shutdown(true);
+    CHECK_FALSE(ran);
+}
+
+TEST_CASE("to_thread decay-copies arguments; std::ref passes a reference", "[offload]") {
+    auto body = []() -> task<> {
+        std::string text = "original";
+        auto append = [](std::string& s) { s += "!"; };
+        auto copy_taker = [](std::string s) { return s + "?"; };
+        auto pending = unblock::to_thread(copy_taker, text); // copied now
+        text = "changed";
+        const auto awaited_7 = co_await std::move(pending);
+        CHECK(awaited_7 == "original?");
+        co_await unblock::to_thread(append, std::ref(text));
+        CHECK(text == "changed!");
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("create_task(to_thread(...)) runs it as a concurrent task", "[offload]") {
+    auto body = []() -> task<> {
+        std::latch both(2);
+        auto first = unblock::create_task(unblock::to_thread([&] {
+            both.arrive_and_wait(); // only returns if the other call runs at the same time
+            return 1;
+        }));
+        auto second = unblock::create_task(unblock::to_thread([&] {
+            both.arrive_and_wait();
+            return 2;
+        }));
+        const auto awaited_8 = co_await first + co_await second;
+        CHECK(awaited_8 == 3);
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("to_thread keeps the loop responsive while the call blocks", "[offload]") {
+    auto body = []() -> task<> {
+        std::latch release(1);
+        int ticks = 0;
+        auto blocked = unblock::create_task(unblock::to_thread([&] { release.wait(); }));
+        for (; ticks < 5; ++ticks) co_await unblock::sleep(1ms); // the loop keeps running
+        release.count_down();
+        co_await blocked;
+        CHECK(ticks == 5);
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("cancelling a task whose call is queued withdraws the call: it never runs", "[offload][cancel]") {
+    auto pool = std::make_shared<unblock::thread_pool_executor>(1);
+    std::atomic<bool> queued_ran{false};
+    auto body = [&]() -> task<> {
+        unblock::get_running_loop().set_default_executor(pool);
+        std::latch started(1);
+        std::latch release(1);
+        auto blocker = unblock::create_task(unblock::to_thread([&] {
+            started.count_down();
+            release.wait();
+        }));
+        co_await unblock::sleep(0s);
+        started.wait(); // the only worker is busy
+        auto queued = unblock::create_task(unblock::to_thread([&] { queued_ran = true; }));
+        co_await unblock::sleep(0s); // `queued` submitted its call
+        CHECK(pool->stats().queued == 1);
+        queued.cancel();
+        CHECK_THROWS_AS(co_await queued, unblock::cancelled_error); // resumes while the worker is still blocked
+        CHECK(pool->stats().queued == 0);
+        release.count_down();
+        co_await blocker;
+    };
+    unblock::run(body());
+    pool->shutdown(true);
+    CHECK_FALSE(queued_ran);
+}
+
+TEST_CASE("cancelling a running call requests its stop token and resumes only after it returned", "[offload][cancel]") {
+    auto body = []() -> task<> {
+        std::latch started(1);
+        std::atomic<bool> returned{false};
+        bool returned_before_resume = false;
+        auto worker_body = [&]() -> task<> {
+            try {
+                co_await unblock::to_thread([&](std::stop_token stop) {
+                    started.count_down();
+                    while (!stop.stop_requested()) std::this_thread::yield();
+                    returned = true;
+                });
+            } catch (const unblock::cancelled_error&) {
+                returned_before_resume = returned;
+                throw;
+            }
+        };
+        auto worker = unblock::create_task(worker_body());
+        co_await unblock::to_thread([&] { started.wait(); });
+        worker.cancel();
+        CHECK_THROWS_AS(co_await worker, unblock::cancelled_error);
+        CHECK(returned_before_resume);
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("a cancelled call writing through std::ref into the cancelled frame is not a use after free", "[offload][cancel]") {
+    // Under AddressSanitizer a frame freed before the write would be reported.
+    auto body = []() -> task<> {
+        std::latch started(1);
+        std::latch release(1);
+        int observed = 0;
+        auto victim_body = [&]() -> task<> {
+            int local = 0;
+            try {
+                co_await unblock::to_thread([&](int& target) {
+                    started.count_down();
+                    release.wait();
+                    target = 42; // writes into the coroutine frame
+                }, std::ref(local));
+            } catch (const unblock::cancelled_error&) {
+                observed = local;
+                throw;
+            }
+        };
+        auto victim = unblock::create_task(victim_body());
+        co_await unblock::to_thread([&] { started.wait(); });
+        victim.cancel();
+        co_await unblock::sleep(1ms);
+        CHECK_FALSE(victim.done()); // cannot finish while the call runs
+        release.count_down();
+        CHECK_THROWS_AS(co_await victim, unblock::cancelled_error);
+        CHECK(observed == 42);
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("wait_for around to_thread cancels the call on timeout", "[offload][cancel]") {
+    auto body = []() -> task<> {
+        std::atomic<bool> stopped{false};
+        CHECK_THROWS_AS(co_await unblock::wait_for(unblock::to_thread([&](std::stop_token stop) {
+            while (!stop.stop_requested()) std::this_thread::yield();
+            stopped = true;
+        }), 5ms), unblock::timeout_error);
+        CHECK(stopped);
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("run_in_executor starts the work at once; a dropped future does not stop it", "[offload][future]") {
+    auto body = []() -> task<> {
+        std::latch ran(1);
+        {
+            auto dropped = unblock::run_in_executor(nullptr, [&] { ran.count_down(); });
+        }
+        co_await unblock::to_thread([&] { ran.wait(); }); // returns only if the dropped work ran
+        auto& loop = unblock::get_running_loop();
+        auto f = loop.run_in_executor(nullptr, add, 20, 22);
+        const auto awaited_9 = co_await f;
+        CHECK(awaited_9 == 42);
+        CHECK(f.done());
+        CHECK_FALSE(f.cancelled());
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("future::result before completion is an error, not a deadlock", "[offload][future]") {
+    auto body = []() -> task<> {
+        std::latch release(1);
+        auto f = unblock::run_in_executor(nullptr, [&] {
+            release.wait();
+            return 1;
+        });
+        CHECK_THROWS_WITH(f.result(), Catch::Contains("co_await the future instead"));
+        release.count_down();
+        const auto awaited_10 = co_await f;
+        CHECK(awaited_10 == 1);
+        CHECK_THROWS_AS(co_await f, unblock::invalid_state_error); // awaited once
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("future::cancel withdraws queued work at once and stops running work", "[offload][future][cancel]") {
+    unblock::thread_pool_executor pool(1);
+    std::atomic<bool> queued_ran{false};
+    auto body = [&]() -> task<> {
+        std::latch started(1);
+        auto running = unblock::run_in_executor(pool, [&](std::stop_token stop) {
+            started.count_down();
+            while (!stop.stop_requested()) std::this_thread::yield();
+            return 1;
+        });
+        co_await unblock::to_thread([&] { started.wait(); });
+        auto queued = unblock::run_in_executor(pool, [&] { queued_ran = true; });
+        CHECK(queued.cancel());
+        CHECK(queued.cancelled()); // at once: it was only queued
+        CHECK(queued.done());
+        CHECK_THROWS_AS(co_await queued, unblock::cancelled_error);
+
+        CHECK(running.cancel());
+        CHECK_FALSE(running.done()); // becomes cancelled when the callable returns
+        CHECK_THROWS_AS(co_await running, unblock::cancelled_error);
+        CHECK(running.cancelled());
+        CHECK_FALSE(running.cancel());
+    };
+    unblock::run(body());
+    pool.shutdown(true);
+    CHECK_FALSE(queued_ran);
+}
+
+TEST_CASE("cancelling the task that awaits a future cancels the future", "[offload][future][cancel]") {
+    auto body = []() -> task<> {
+        std::atomic<bool> stop_seen{false};
+        std::latch started(1);
+        auto f = unblock::run_in_executor(nullptr, [&](std::stop_token stop) {
+            started.count_down();
+            while (!stop.stop_requested()) std::this_thread::yield();
+            stop_seen = true;
+        });
+        auto waiter_body = [&]() -> task<> { co_await f; };
+        auto waiter = unblock::create_task(waiter_body());
+        co_await unblock::to_thread([&] { started.wait(); });
+        waiter.cancel();
+        CHECK_THROWS_AS(co_await waiter, unblock::cancelled_error);
+        CHECK(stop_seen);
+        CHECK(f.cancelled());
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("run_in_executor works with user-written executors", "[offload][executor]") {
+    SECTION("a single-thread executor") {
+        single_thread_executor executor;
+        auto body = [&]() -> task<> {
+            const auto loop_thread = std::this_thread::get_id();
+            auto f = unblock::run_in_executor(executor, [] { return std::this_thread::get_id(); });
+            const auto awaited_11 = co_await f;
+            CHECK(awaited_11 == executor.thread_id());
+            CHECK(std::this_thread::get_id() == loop_thread);
+            auto by_pointer = unblock::run_in_executor(&executor, add, 1, 2);
+            const auto awaited_12 = co_await by_pointer;
+            CHECK(awaited_12 == 3);
+        };
+        unblock::run(body());
+    }
+    SECTION("an inline executor completes synchronously") {
+        inline_executor executor;
+        auto body = [&]() -> task<> {
+            auto f = unblock::run_in_executor(executor, add, 3, 4);
+            CHECK(f.done());
+            const auto awaited_13 = co_await f;
+            CHECK(awaited_13 == 7);
+        };
+        unblock::run(body());
+    }
+    SECTION("an executor whose execute throws: the caller gets that exception") {
+        throwing_executor executor;
+        auto body = [&]() -> task<> {
+            CHECK_THROWS_WITH(unblock::run_in_executor(executor, add, 1, 1), "executor is full");
+            co_return;
+        };
+        unblock::run(body());
+    }
+    SECTION("an executor that drops the work: broken_executor_error, not a hang") {
+        dropping_executor executor;
+        auto body = [&]() -> task<> {
+            auto f = unblock::run_in_executor(executor, add, 1, 1);
+            CHECK_THROWS_WITH(co_await f, Catch::Contains("destroyed the work without running it"));
+        };
+        unblock::run(body());
+    }
+}
+
+TEST_CASE("to_thread after shutdown_default_executor says why it fails", "[offload]") {
+    auto body = []() -> task<> {
+        co_await unblock::to_thread([] {});
+        co_await unblock::get_running_loop().shutdown_default_executor();
+        CHECK_THROWS_WITH(co_await unblock::to_thread([] {}), Catch::Contains("shutdown_default_executor"));
+        CHECK_THROWS_AS(co_await unblock::to_thread([] {}), unblock::executor_shutdown_error);
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("run() waits for the default executor's threads at exit", "[offload]") {
+    auto pool = std::make_shared<unblock::thread_pool_executor>(2);
+    auto body = [&]() -> task<> {
+        unblock::get_running_loop().set_default_executor(pool);
+        co_await unblock::to_thread([] {});
+    };
+    unblock::run(body());
+    const auto stats = pool->stats();
+    CHECK(stats.threads == 0);
+    CHECK_THROWS_AS(pool->submit([] {}), unblock::executor_shutdown_error);
+}
+
+TEST_CASE("many concurrent offloads all complete on the loop thread", "[offload][stress]") {
+    auto body = []() -> task<long> {
+        const auto loop_thread = std::this_thread::get_id();
+        std::vector<task<int>> tasks;
+        for (int i = 0; i < 20'000; ++i) {
+            tasks.push_back([](int v, std::thread::id expected) -> task<int> {
+                const int r = co_await unblock::to_thread([v] { return v; });
+                if (std::this_thread::get_id() != expected) throw std::logic_error("resumed off the loop thread");
+                co_return r;
+            }(i, loop_thread));
+        }
+        long sum = 0;
+        for (int v : co_await unblock::gather(std::move(tasks))) sum += v;
+        co_return sum;
+    };
+    CHECK(unblock::run(body()) == 20'000L * 19'999 / 2);
+}
+
+TEST_CASE("offloaded values are destroyed exactly once", "[offload]") {
+    unblock::test::counted::reset();
+    auto body = []() -> task<int> {
+        unblock::test::counted argument(5);
+        auto result = co_await unblock::to_thread([](unblock::test::counted c) { return unblock::test::counted(c.value() + 1); },
+                                                  argument);
+        co_return result.value();
+    };
+    CHECK(unblock::run(body()) == 6);
+    CHECK(unblock::test::counted::alive() == 0);
+}
