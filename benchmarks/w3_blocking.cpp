@@ -1,0 +1,36 @@
+// W3 blocking concurrency (BENCHMARKS.md): 64 tasks each offload a 10 ms
+// sleep to a 64-thread pool; total wall ms (ideal 10). cold_wall_ms on a
+// fresh pool, wall_ms the median of the next 5 rounds.
+#include "support/measure.hpp"
+
+#include <unblock/unblock.hpp>
+
+#include <thread>
+
+unblock::task<double> round_ms(int tasks, std::chrono::milliseconds sleep) {
+    std::vector<unblock::task<>> work;
+    for (int i = 0; i < tasks; ++i) {
+        work.push_back([](std::chrono::milliseconds d) -> unblock::task<> {
+            co_await unblock::to_thread([d] { std::this_thread::sleep_for(d); });
+        }(sleep));
+    }
+    const auto start = bench::clock::now();
+    co_await unblock::gather(std::move(work));
+    co_return std::chrono::duration<double, std::milli>(bench::clock::now() - start).count();
+}
+
+unblock::task<> measure(bool smoke) {
+    const int tasks = smoke ? 4 : 64;
+    const auto sleep = std::chrono::milliseconds(smoke ? 1 : 10);
+    const double cold = co_await round_ms(tasks, sleep);
+    std::vector<double> warm;
+    for (int r = 0; r < 5; ++r) warm.push_back(co_await round_ms(tasks, sleep));
+    std::printf("W3 unblock cold_wall_ms=%.2f wall_ms=%.2f\n", cold, bench::median(warm));
+}
+
+int main(int argc, char** argv) {
+    const bool smoke = bench::smoke_mode(argc, argv);
+    unblock::event_loop loop;
+    loop.set_default_executor(std::make_shared<unblock::thread_pool_executor>(smoke ? 4 : 64));
+    loop.run_until_complete(measure(smoke));
+}

@@ -1,0 +1,74 @@
+// Proves that awaiting offloaded work allocates nothing in steady state: the
+// awaiter in the coroutine frame is the pool's queue node on the way out and
+// the loop's inbox node on the way back. This binary replaces the global
+// operator new to count every allocation, on every thread.
+#include <catch2/catch.hpp>
+#include <unblock/unblock.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+namespace {
+
+std::atomic<bool> g_counting{false};
+std::atomic<long> g_allocations{0};
+
+void* counted_allocation(std::size_t size) {
+    // relaxed: the counter is read after the measured work has been joined with the loop thread.
+    if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+    throw std::bad_alloc();
+}
+
+/// Counts allocations made while alive.
+class allocation_counter {
+public:
+    allocation_counter() {
+        g_allocations = 0;
+        g_counting = true;
+    }
+    ~allocation_counter() { g_counting = false; }
+    [[nodiscard]] long count() const { return g_allocations.load(); }
+};
+
+} // namespace
+
+void* operator new(std::size_t size) { return counted_allocation(size); }
+void* operator new[](std::size_t size) { return counted_allocation(size); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+using unblock::task;
+
+TEST_CASE("the counting operator new sees allocations", "[offload][allocations]") {
+    allocation_counter counter;
+    auto* p = new int(3);
+    delete p;
+    CHECK(counter.count() == 1); // the counter itself works, so a 0 below means something
+}
+
+TEST_CASE("co_await to_thread allocates nothing in steady state", "[offload][allocations]") {
+    auto body = []() -> task<long> {
+        int sum = 0;
+        for (int i = 0; i < 1'000; ++i) sum += co_await unblock::to_thread([](int v) { return v; }, 1); // warm-up
+        allocation_counter counter;
+        for (int i = 0; i < 10'000; ++i) sum += co_await unblock::to_thread([](int v) { return v; }, 1);
+        const long allocations = counter.count();
+        CHECK(sum == 11'000);
+        co_return allocations;
+    };
+    CHECK(unblock::run(body()) == 0);
+}
+
+TEST_CASE("to_thread with a stop token allocates only its stop state", "[offload][allocations]") {
+    auto body = []() -> task<long> {
+        for (int i = 0; i < 100; ++i) co_await unblock::to_thread([](std::stop_token) {});
+        allocation_counter counter;
+        for (int i = 0; i < 1'000; ++i) co_await unblock::to_thread([](std::stop_token) {});
+        co_return counter.count();
+    };
+    CHECK(unblock::run(body()) == 1'000); // one std::stop_source each, nothing else
+}
