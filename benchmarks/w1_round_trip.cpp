@@ -10,7 +10,8 @@
 unblock::task<int> measure(int warmup, int rounds) {
     const auto loop_thread = std::this_thread::get_id();
     int off_loop = 0;
-    for (int i = 0; i < warmup; ++i) co_await unblock::to_thread([] {});
+    for (int i = 0; i < warmup; ++i)
+        co_await unblock::to_thread([] {});
     std::vector<long> samples;
     samples.reserve(static_cast<std::size_t>(rounds));
     for (int i = 0; i < rounds; ++i) {
@@ -18,7 +19,8 @@ unblock::task<int> measure(int warmup, int rounds) {
         co_await unblock::to_thread([] {});
         const auto end = bench::clock::now();
         if (std::this_thread::get_id() != loop_thread) ++off_loop;
-        samples.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
+        samples.push_back(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
     }
     const long median = bench::percentile(samples, 50);
     const long p99 = bench::percentile(samples, 99);

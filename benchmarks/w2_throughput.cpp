@@ -7,20 +7,25 @@
 
 #include <unblock/unblock.hpp>
 
-unblock::task<> offload_once() { co_await unblock::to_thread([] {}); }
+unblock::task<> offload_once() {
+    co_await unblock::to_thread([] {});
+}
 
 /// Runs one batch; returns its wall time.
 unblock::task<bench::clock::duration> batch(int n) {
     std::vector<unblock::join_handle<void>> handles;
     handles.reserve(static_cast<std::size_t>(n));
     const auto start = bench::clock::now();
-    for (int i = 0; i < n; ++i) handles.push_back(unblock::create_task(offload_once()));
-    for (auto& h : handles) co_await h;
+    for (int i = 0; i < n; ++i)
+        handles.push_back(unblock::create_task(offload_once()));
+    for (auto& h : handles)
+        co_await h;
     co_return bench::clock::now() - start;
 }
 
 unblock::task<> measure(bool smoke) {
-    const std::vector<int> sizes = smoke ? std::vector<int>{100} : std::vector<int>{10'000, 100'000};
+    const std::vector<int> sizes =
+        smoke ? std::vector<int>{100} : std::vector<int>{10'000, 100'000};
     for (int n : sizes) {
         (void)co_await batch(n); // warm-up: threads started, queues grown
         std::vector<double> rates;
@@ -33,8 +38,8 @@ unblock::task<> measure(bool smoke) {
         }
         // Per task: its own coroutine frames (the task and the create_task wrapper) are
         // counted too; the offload itself allocates nothing (tests/test_offload_allocations.cpp).
-        std::printf("W2 unblock n=%d tasks_per_s=%.0f allocs_per_task=%.2f\n", n, bench::median(rates),
-                    static_cast<double>(allocations) / n);
+        std::printf("W2 unblock n=%d tasks_per_s=%.0f allocs_per_task=%.2f\n", n,
+                    bench::median(rates), static_cast<double>(allocations) / n);
     }
 }
 

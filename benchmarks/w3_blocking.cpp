@@ -24,7 +24,8 @@ unblock::task<> measure(bool smoke) {
     const auto sleep = std::chrono::milliseconds(smoke ? 1 : 10);
     const double cold = co_await round_ms(tasks, sleep);
     std::vector<double> warm;
-    for (int r = 0; r < 5; ++r) warm.push_back(co_await round_ms(tasks, sleep));
+    for (int r = 0; r < 5; ++r)
+        warm.push_back(co_await round_ms(tasks, sleep));
     std::printf("W3 unblock cold_wall_ms=%.2f wall_ms=%.2f\n", cold, bench::median(warm));
 }
 

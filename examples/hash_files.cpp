@@ -31,7 +31,9 @@ file_hash hash_file(const fs::path& path) {
     std::vector<char> block(64 * 1024);
     while (in.read(block.data(), static_cast<std::streamsize>(block.size())) || in.gcount() > 0) {
         for (std::streamsize i = 0; i < in.gcount(); ++i) {
-            result.hash = (result.hash ^ static_cast<unsigned char>(block[static_cast<std::size_t>(i)])) * 1099511628211ull;
+            result.hash =
+                (result.hash ^ static_cast<unsigned char>(block[static_cast<std::size_t>(i)])) *
+                1099511628211ull;
         }
         result.bytes += static_cast<std::uintmax_t>(in.gcount());
     }
@@ -41,7 +43,8 @@ file_hash hash_file(const fs::path& path) {
 /// Every regular file below `root`. Blocking (it walks the disk).
 std::vector<fs::path> list_files(const fs::path& root) {
     std::vector<fs::path> files;
-    for (const auto& entry : fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied)) {
+    for (const auto& entry :
+         fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied)) {
         if (entry.is_regular_file()) files.push_back(entry.path());
     }
     std::sort(files.begin(), files.end());
@@ -61,17 +64,21 @@ unblock::task<int> hash_tree(fs::path root) {
         co_return result;
     };
     std::vector<unblock::task<file_hash>> jobs;
-    for (const fs::path& path : files) jobs.push_back(hash_one(path));
+    for (const fs::path& path : files)
+        jobs.push_back(hash_one(path));
     const std::vector<file_hash> hashes = co_await unblock::gather(std::move(jobs));
 
     std::printf("\n");
     std::uintmax_t total = 0;
     for (const file_hash& h : hashes) {
-        std::printf("%016llx  %s\n", static_cast<unsigned long long>(h.hash), h.path.string().c_str());
+        std::printf("%016llx  %s\n", static_cast<unsigned long long>(h.hash),
+                    h.path.string().c_str());
         total += h.bytes;
     }
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
-    std::printf("hashed %zu files, %ju bytes in %lld ms\n", hashes.size(), total, static_cast<long long>(ms.count()));
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start);
+    std::printf("hashed %zu files, %ju bytes in %lld ms\n", hashes.size(), total,
+                static_cast<long long>(ms.count()));
     co_return 0;
 }
 

@@ -103,7 +103,7 @@ TEST_CASE("tasks that yield take turns fairly", "[event_loop]") {
     CHECK(order == std::vector<int>{1, 2, 3, 1, 2, 3, 1, 2, 3});
 }
 
-TEST_CASE("timers fire in deadline order; equal deadlines in scheduling order", "[event_loop]") {
+TEST_CASE("timers fire in deadline order, equal deadlines in scheduling order", "[event_loop]") {
     std::vector<int> order;
     auto body = [&]() -> task<> {
         auto& loop = unblock::get_running_loop();
@@ -111,7 +111,8 @@ TEST_CASE("timers fire in deadline order; equal deadlines in scheduling order", 
         // call_later takes a delay; use add order with equal delays and different ones.
         loop.call_later(30ms, [&] { order.push_back(3); });
         loop.call_later(10ms, [&] { order.push_back(1); });
-        for (int i = 0; i < 5; ++i) loop.call_later(20ms, [&order, i] { order.push_back(100 + i); });
+        for (int i = 0; i < 5; ++i)
+            loop.call_later(20ms, [&order, i] { order.push_back(100 + i); });
         auto cancelled = loop.call_later(15ms, [&] { order.push_back(-1); });
         CHECK(cancelled.cancel());
         CHECK(cancelled.cancelled());
@@ -133,7 +134,8 @@ TEST_CASE("sleep waits at least its duration", "[event_loop][time]") {
     CHECK(unblock::run(body()) >= 30ms);
 }
 
-TEST_CASE("8 threads x 10,000 call_soon_threadsafe posts: none lost, all on the loop thread", "[event_loop]") {
+TEST_CASE("8 threads x 10,000 call_soon_threadsafe posts: none lost, all on the loop thread",
+          "[event_loop]") {
     constexpr int threads = 8;
     constexpr int posts = 10'000;
     std::atomic<int> off_loop_thread{0};
@@ -159,7 +161,8 @@ TEST_CASE("8 threads x 10,000 call_soon_threadsafe posts: none lost, all on the 
                 }
             });
         }
-        while (received < threads * posts) co_await unblock::sleep(1ms);
+        while (received < threads * posts)
+            co_await unblock::sleep(1ms);
     };
     unblock::run(body());
     CHECK(received == threads * posts);
@@ -167,7 +170,7 @@ TEST_CASE("8 threads x 10,000 call_soon_threadsafe posts: none lost, all on the 
     CHECK(in_order); // posts from one thread run in the order it made them
 }
 
-TEST_CASE("create_task runs concurrently; join_handle reports state and name", "[event_loop]") {
+TEST_CASE("create_task runs concurrently, and join_handle reports state and name", "[event_loop]") {
     auto child = []() -> task<int> {
         co_await unblock::sleep(1ms);
         co_return 5;
@@ -232,7 +235,8 @@ TEST_CASE("awaiting a task that belongs to another loop is an error", "[event_lo
     CHECK_THAT(second.run_until_complete(await_foreign()), Catch::Contains("another event loop"));
 }
 
-TEST_CASE("cancelling a sleeping task throws cancelled_error at its sleep", "[event_loop][cancel]") {
+TEST_CASE("cancelling a sleeping task throws cancelled_error at its sleep",
+          "[event_loop][cancel]") {
     auto body = []() -> task<> {
         bool reached_end = false;
         auto sleeper_body = [&]() -> task<> {
@@ -249,7 +253,8 @@ TEST_CASE("cancelling a sleeping task throws cancelled_error at its sleep", "[ev
     unblock::run(body());
 }
 
-TEST_CASE("cancelling a task before it starts cancels its first suspension", "[event_loop][cancel]") {
+TEST_CASE("cancelling a task before it starts cancels its first suspension",
+          "[event_loop][cancel]") {
     auto body = []() -> task<> {
         std::vector<std::string> steps;
         auto child_body = [&]() -> task<> {
@@ -314,7 +319,8 @@ TEST_CASE("cancellation propagates into a child the task awaits", "[event_loop][
     unblock::run(body2());
 }
 
-TEST_CASE("a task may catch cancelled_error, clean up with awaits, and finish", "[event_loop][cancel]") {
+TEST_CASE("a task may catch cancelled_error, clean up with awaits, and finish",
+          "[event_loop][cancel]") {
     auto body = []() -> task<> {
         std::vector<std::string> steps;
         auto worker_body = [&]() -> task<int> {
@@ -338,7 +344,8 @@ TEST_CASE("a task may catch cancelled_error, clean up with awaits, and finish", 
     unblock::run(body());
 }
 
-TEST_CASE("run() cancels tasks still pending when main returns, and waits for them", "[event_loop][cancel]") {
+TEST_CASE("run() cancels tasks still pending when main returns, and waits for them",
+          "[event_loop][cancel]") {
     std::vector<std::string> steps;
     unblock::test::counted::reset();
     auto leftover = [&](unblock::test::counted) -> task<> {
@@ -359,20 +366,26 @@ TEST_CASE("run() cancels tasks still pending when main returns, and waits for th
     CHECK(unblock::test::counted::alive() == 0);
 }
 
-TEST_CASE("an exception nobody retrieved goes to the exception handler with the task's name", "[event_loop]") {
+TEST_CASE("an exception nobody retrieved goes to the exception handler with the task's name",
+          "[event_loop]") {
     reported seen;
     event_loop loop;
     seen.install(loop);
     auto body = []() -> task<> {
-        unblock::create_task([]() -> task<> {
-            throw std::runtime_error("lost?");
-            co_return;
-        }(), "careless").detach();
+        unblock::create_task(
+            []() -> task<> {
+                throw std::runtime_error("lost?");
+                co_return;
+            }(),
+            "careless")
+            .detach();
         {
-            auto dropped = unblock::create_task([]() -> task<> {
-                co_await unblock::sleep(0s);
-                throw std::logic_error("dropped handle");
-            }(), "dropped");
+            auto dropped = unblock::create_task(
+                []() -> task<> {
+                    co_await unblock::sleep(0s);
+                    throw std::logic_error("dropped handle");
+                }(),
+                "dropped");
             co_await unblock::sleep(1ms);
         } // handle destroyed after the task failed: reported here
         auto retrieved = unblock::create_task([]() -> task<> {
@@ -421,7 +434,8 @@ TEST_CASE("100,000 concurrent tasks all run to completion", "[event_loop][stress
         }
         auto values = co_await unblock::gather(std::move(tasks));
         long sum = 0;
-        for (int v : values) sum += v;
+        for (int v : values)
+            sum += v;
         co_return sum;
     };
     CHECK(unblock::run(body()) == static_cast<long>(count) * (count - 1) / 2);
@@ -447,11 +461,14 @@ TEST_CASE("debug mode names the task whose step blocked the loop", "[event_loop]
     std::vector<event_loop::slow_step> slow;
     loop.set_slow_step_handler([&](const event_loop::slow_step& step) { slow.push_back(step); });
     auto body = []() -> task<> {
-        auto blocker = unblock::create_task([]() -> task<> {
-            co_await unblock::sleep(0s);
-            std::this_thread::sleep_for(50ms); // the blocking call debug mode must find
-        }(), "blocker");
-        auto polite = unblock::create_task([]() -> task<> { co_await unblock::sleep(1ms); }(), "polite");
+        auto blocker = unblock::create_task(
+            []() -> task<> {
+                co_await unblock::sleep(0s);
+                std::this_thread::sleep_for(50ms); // the blocking call debug mode must find
+            }(),
+            "blocker");
+        auto polite =
+            unblock::create_task([]() -> task<> { co_await unblock::sleep(1ms); }(), "polite");
         co_await blocker;
         co_await polite;
     };

@@ -23,7 +23,8 @@ TEST_CASE("gather runs awaitables concurrently and keeps argument order", "[gath
     auto body = []() -> task<> {
         auto& loop = unblock::get_running_loop();
         const auto start = loop.time();
-        auto [a, b, c] = co_await unblock::gather(after(40ms, 1), after(20ms, 2), []() -> task<> { co_return; }());
+        auto [a, b, c] = co_await unblock::gather(after(40ms, 1), after(20ms, 2),
+                                                  []() -> task<> { co_return; }());
         const auto took = loop.time() - start;
         CHECK(a == 1);
         CHECK(b == 2);
@@ -36,13 +37,15 @@ TEST_CASE("gather runs awaitables concurrently and keeps argument order", "[gath
 TEST_CASE("gather of a vector returns results in order", "[gather]") {
     auto body = []() -> task<std::vector<int>> {
         std::vector<task<int>> tasks;
-        for (int i = 0; i < 10; ++i) tasks.push_back(after(std::chrono::milliseconds(10 - i), i));
+        for (int i = 0; i < 10; ++i)
+            tasks.push_back(after(std::chrono::milliseconds(10 - i), i));
         co_return co_await unblock::gather(std::move(tasks));
     };
     CHECK(unblock::run(body()) == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
 }
 
-TEST_CASE("gather: the first failure cancels the others and propagates after they stopped", "[gather][cancel]") {
+TEST_CASE("gather: the first failure cancels the others and propagates after they stopped",
+          "[gather][cancel]") {
     auto body = []() -> task<> {
         std::vector<std::string> steps;
         auto slow = [&]() -> task<int> {
@@ -70,10 +73,11 @@ TEST_CASE("gather: the first failure cancels the others and propagates after the
 
 TEST_CASE("gather(return_exceptions, ...) collects values and exceptions", "[gather]") {
     auto body = []() -> task<> {
-        auto [ok, bad] = co_await unblock::gather(unblock::return_exceptions, after(1ms, 5), []() -> task<int> {
-            co_await unblock::sleep(2ms);
-            throw std::runtime_error("failed");
-        }());
+        auto [ok, bad] =
+            co_await unblock::gather(unblock::return_exceptions, after(1ms, 5), []() -> task<int> {
+                co_await unblock::sleep(2ms);
+                throw std::runtime_error("failed");
+            }());
         REQUIRE(ok.has_value());
         CHECK(ok.value() == 5);
         CHECK_FALSE(bad.has_value());
@@ -93,7 +97,9 @@ TEST_CASE("cancelling a gather cancels every child and waits for them", "[gather
                 throw;
             }
         };
-        auto gatherer_body = [&]() -> task<> { co_await unblock::gather(child(), child(), child()); };
+        auto gatherer_body = [&]() -> task<> {
+            co_await unblock::gather(child(), child(), child());
+        };
         auto gatherer = unblock::create_task(gatherer_body());
         co_await unblock::sleep(1ms);
         gatherer.cancel();

@@ -4,12 +4,12 @@
 #include <unblock/unblock.hpp>
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <latch>
 #include <memory>
 #include <mutex>
-#include <condition_variable>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -96,10 +96,12 @@ TEST_CASE("to_thread runs the call on another thread and resumes on the loop thr
     auto body = []() -> task<> {
         const auto loop_thread = std::this_thread::get_id();
         std::thread::id worker;
-        const int sum = co_await unblock::to_thread([&worker](int a, int b) {
-            worker = std::this_thread::get_id();
-            return a + b;
-        }, 2, 3);
+        const int sum = co_await unblock::to_thread(
+            [&worker](int a, int b) {
+                worker = std::this_thread::get_id();
+                return a + b;
+            },
+            2, 3);
         CHECK(sum == 5);
         CHECK(worker != loop_thread);
         CHECK(std::this_thread::get_id() == loop_thread);
@@ -131,14 +133,15 @@ TEST_CASE("to_thread is lazy: nothing runs until it is awaited", "[offload]") {
             auto never_awaited = unblock::to_thread([&] { ran = true; });
             (void)never_awaited;
         }
-        co_await unblock::to_thread([] {}); // the pool works, and FIFO: anything queued before has run
+        co_await unblock::to_thread(
+            [] {}); // the pool works, and FIFO: anything queued before has run
     };
     unblock::run(body());
     pool->shutdown(true);
     CHECK_FALSE(ran);
 }
 
-TEST_CASE("to_thread decay-copies arguments; std::ref passes a reference", "[offload]") {
+TEST_CASE("to_thread decay-copies arguments, and std::ref passes a reference", "[offload]") {
     auto body = []() -> task<> {
         std::string text = "original";
         auto append = [](std::string& s) { s += "!"; };
@@ -175,7 +178,8 @@ TEST_CASE("to_thread keeps the loop responsive while the call blocks", "[offload
         std::latch release(1);
         int ticks = 0;
         auto blocked = unblock::create_task(unblock::to_thread([&] { release.wait(); }));
-        for (; ticks < 5; ++ticks) co_await unblock::sleep(1ms); // the loop keeps running
+        for (; ticks < 5; ++ticks)
+            co_await unblock::sleep(1ms); // the loop keeps running
         release.count_down();
         co_await blocked;
         CHECK(ticks == 5);
@@ -183,7 +187,8 @@ TEST_CASE("to_thread keeps the loop responsive while the call blocks", "[offload
     unblock::run(body());
 }
 
-TEST_CASE("cancelling a task whose call is queued withdraws the call: it never runs", "[offload][cancel]") {
+TEST_CASE("cancelling a task whose call is queued withdraws the call: it never runs",
+          "[offload][cancel]") {
     auto pool = std::make_shared<unblock::thread_pool_executor>(1);
     std::atomic<bool> queued_ran{false};
     auto body = [&]() -> task<> {
@@ -200,7 +205,8 @@ TEST_CASE("cancelling a task whose call is queued withdraws the call: it never r
         co_await unblock::sleep(0s); // `queued` submitted its call
         CHECK(pool->stats().queued == 1);
         queued.cancel();
-        CHECK_THROWS_AS(co_await queued, unblock::cancelled_error); // resumes while the worker is still blocked
+        CHECK_THROWS_AS(co_await queued,
+                        unblock::cancelled_error); // resumes while the worker is still blocked
         CHECK(pool->stats().queued == 0);
         release.count_down();
         co_await blocker;
@@ -210,7 +216,8 @@ TEST_CASE("cancelling a task whose call is queued withdraws the call: it never r
     CHECK_FALSE(queued_ran);
 }
 
-TEST_CASE("cancelling a running call requests its stop token and resumes only after it returned", "[offload][cancel]") {
+TEST_CASE("cancelling a running call requests its stop token and resumes only after it returned",
+          "[offload][cancel]") {
     auto body = []() -> task<> {
         std::latch started(1);
         std::atomic<bool> returned{false};
@@ -219,7 +226,8 @@ TEST_CASE("cancelling a running call requests its stop token and resumes only af
             try {
                 co_await unblock::to_thread([&](std::stop_token stop) {
                     started.count_down();
-                    while (!stop.stop_requested()) std::this_thread::yield();
+                    while (!stop.stop_requested())
+                        std::this_thread::yield();
                     returned = true;
                 });
             } catch (const unblock::cancelled_error&) {
@@ -236,7 +244,9 @@ TEST_CASE("cancelling a running call requests its stop token and resumes only af
     unblock::run(body());
 }
 
-TEST_CASE("a cancelled call writing through std::ref into the cancelled frame is not a use after free", "[offload][cancel]") {
+TEST_CASE(
+    "a cancelled call writing through std::ref into the cancelled frame is not a use after free",
+    "[offload][cancel]") {
     // Under AddressSanitizer a frame freed before the write would be reported.
     auto body = []() -> task<> {
         std::latch started(1);
@@ -245,11 +255,13 @@ TEST_CASE("a cancelled call writing through std::ref into the cancelled frame is
         auto victim_body = [&]() -> task<> {
             int local = 0;
             try {
-                co_await unblock::to_thread([&](int& target) {
-                    started.count_down();
-                    release.wait();
-                    target = 42; // writes into the coroutine frame
-                }, std::ref(local));
+                co_await unblock::to_thread(
+                    [&](int& target) {
+                        started.count_down();
+                        release.wait();
+                        target = 42; // writes into the coroutine frame
+                    },
+                    std::ref(local));
             } catch (const unblock::cancelled_error&) {
                 observed = local;
                 throw;
@@ -271,15 +283,19 @@ TEST_CASE("wait_for around to_thread cancels the call on timeout", "[offload][ca
     auto body = []() -> task<> {
         std::atomic<bool> stopped{false};
         CHECK_THROWS_AS(co_await unblock::wait_for(unblock::to_thread([&](std::stop_token stop) {
-            while (!stop.stop_requested()) std::this_thread::yield();
-            stopped = true;
-        }), 5ms), unblock::timeout_error);
+                                                       while (!stop.stop_requested())
+                                                           std::this_thread::yield();
+                                                       stopped = true;
+                                                   }),
+                                                   5ms),
+                        unblock::timeout_error);
         CHECK(stopped);
     };
     unblock::run(body());
 }
 
-TEST_CASE("run_in_executor starts the work at once; a dropped future does not stop it", "[offload][future]") {
+TEST_CASE("run_in_executor starts the work at once, and a dropped future does not stop it",
+          "[offload][future]") {
     auto body = []() -> task<> {
         std::latch ran(1);
         {
@@ -312,14 +328,16 @@ TEST_CASE("future::result before completion is an error, not a deadlock", "[offl
     unblock::run(body());
 }
 
-TEST_CASE("future::cancel withdraws queued work at once and stops running work", "[offload][future][cancel]") {
+TEST_CASE("future::cancel withdraws queued work at once and stops running work",
+          "[offload][future][cancel]") {
     unblock::thread_pool_executor pool(1);
     std::atomic<bool> queued_ran{false};
     auto body = [&]() -> task<> {
         std::latch started(1);
         auto running = unblock::run_in_executor(pool, [&](std::stop_token stop) {
             started.count_down();
-            while (!stop.stop_requested()) std::this_thread::yield();
+            while (!stop.stop_requested())
+                std::this_thread::yield();
             return 1;
         });
         co_await unblock::to_thread([&] { started.wait(); });
@@ -340,13 +358,15 @@ TEST_CASE("future::cancel withdraws queued work at once and stops running work",
     CHECK_FALSE(queued_ran);
 }
 
-TEST_CASE("cancelling the task that awaits a future cancels the future", "[offload][future][cancel]") {
+TEST_CASE("cancelling the task that awaits a future cancels the future",
+          "[offload][future][cancel]") {
     auto body = []() -> task<> {
         std::atomic<bool> stop_seen{false};
         std::latch started(1);
         auto f = unblock::run_in_executor(nullptr, [&](std::stop_token stop) {
             started.count_down();
-            while (!stop.stop_requested()) std::this_thread::yield();
+            while (!stop.stop_requested())
+                std::this_thread::yield();
             stop_seen = true;
         });
         auto waiter_body = [&]() -> task<> { co_await f; };
@@ -407,7 +427,8 @@ TEST_CASE("to_thread after shutdown_default_executor says why it fails", "[offlo
     auto body = []() -> task<> {
         co_await unblock::to_thread([] {});
         co_await unblock::get_running_loop().shutdown_default_executor();
-        CHECK_THROWS_WITH(co_await unblock::to_thread([] {}), Catch::Contains("shutdown_default_executor"));
+        CHECK_THROWS_WITH(co_await unblock::to_thread([] {}),
+                          Catch::Contains("shutdown_default_executor"));
         CHECK_THROWS_AS(co_await unblock::to_thread([] {}), unblock::executor_shutdown_error);
     };
     unblock::run(body());
@@ -432,12 +453,14 @@ TEST_CASE("many concurrent offloads all complete on the loop thread", "[offload]
         for (int i = 0; i < 20'000; ++i) {
             tasks.push_back([](int v, std::thread::id expected) -> task<int> {
                 const int r = co_await unblock::to_thread([v] { return v; });
-                if (std::this_thread::get_id() != expected) throw std::logic_error("resumed off the loop thread");
+                if (std::this_thread::get_id() != expected)
+                    throw std::logic_error("resumed off the loop thread");
                 co_return r;
             }(i, loop_thread));
         }
         long sum = 0;
-        for (int v : co_await unblock::gather(std::move(tasks))) sum += v;
+        for (int v : co_await unblock::gather(std::move(tasks)))
+            sum += v;
         co_return sum;
     };
     CHECK(unblock::run(body()) == 20'000L * 19'999 / 2);
@@ -447,8 +470,9 @@ TEST_CASE("offloaded values are destroyed exactly once", "[offload]") {
     unblock::test::counted::reset();
     auto body = []() -> task<int> {
         unblock::test::counted argument(5);
-        auto result = co_await unblock::to_thread([](unblock::test::counted c) { return unblock::test::counted(c.value() + 1); },
-                                                  argument);
+        auto result = co_await unblock::to_thread(
+            [](unblock::test::counted c) { return unblock::test::counted(c.value() + 1); },
+            argument);
         co_return result.value();
     };
     CHECK(unblock::run(body()) == 6);

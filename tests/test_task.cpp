@@ -63,7 +63,8 @@ TEST_CASE("a task rethrows its exception to the awaiter", "[task]") {
 TEST_CASE("a million synchronously completing awaits do not overflow the stack", "[task]") {
     auto loop = []() -> task<long> {
         long sum = 0;
-        for (int i = 0; i < 1'000'000; ++i) sum += co_await completes_synchronously(1);
+        for (int i = 0; i < 1'000'000; ++i)
+            sum += co_await completes_synchronously(1);
         co_return sum;
     };
     CHECK(unblock::run(loop()) == 1'000'000);

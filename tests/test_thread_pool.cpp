@@ -46,7 +46,8 @@ TEST_CASE("submit returns the value or the exception", "[thread_pool]") {
 }
 
 TEST_CASE("the default max_workers is min(32, hardware_concurrency + 4)", "[thread_pool]") {
-    const std::size_t expected = std::min<std::size_t>(32, std::max(1u, std::thread::hardware_concurrency()) + 4);
+    const std::size_t expected =
+        std::min<std::size_t>(32, std::max(1u, std::thread::hardware_concurrency()) + 4);
     CHECK(thread_pool_executor::default_max_workers() == expected);
     CHECK(thread_pool_executor().max_workers() == expected);
     CHECK(thread_pool_executor(3).max_workers() == 3);
@@ -80,7 +81,8 @@ TEST_CASE("threads start lazily, only when no worker is idle, up to max_workers"
     CHECK(busy.threads == 4);
     CHECK(busy.queued == 2);
     release.count_down();
-    for (auto& job : jobs) job.get();
+    for (auto& job : jobs)
+        job.get();
     CHECK(running == 6);
     CHECK(pool.stats().completed == 26);
 }
@@ -89,8 +91,10 @@ TEST_CASE("8 blocking calls of 200 ms on 8 workers run concurrently", "[thread_p
     thread_pool_executor pool(8);
     const auto start = std::chrono::steady_clock::now();
     std::vector<std::future<void>> jobs;
-    for (int i = 0; i < 8; ++i) jobs.push_back(pool.submit([] { std::this_thread::sleep_for(200ms); }));
-    for (auto& job : jobs) job.get();
+    for (int i = 0; i < 8; ++i)
+        jobs.push_back(pool.submit([] { std::this_thread::sleep_for(200ms); }));
+    for (auto& job : jobs)
+        job.get();
     CHECK(std::chrono::steady_clock::now() - start < 1s);
 }
 
@@ -108,10 +112,11 @@ TEST_CASE("threads are named after thread_name_prefix", "[thread_pool]") {
     settings.thread_name_prefix = "dbpool";
     thread_pool_executor pool(settings);
     const std::string name = pool.submit([] {
-        char buffer[16] = {};
-        pthread_getname_np(pthread_self(), buffer, sizeof buffer);
-        return std::string(buffer);
-    }).get();
+                                     char buffer[16] = {};
+                                     pthread_getname_np(pthread_self(), buffer, sizeof buffer);
+                                     return std::string(buffer);
+                                 })
+                                 .get();
     CHECK(name == "dbpool_0");
 }
 
@@ -122,8 +127,10 @@ TEST_CASE("the initializer runs once on every worker", "[thread_pool]") {
     thread_pool_executor pool(settings);
     std::latch all_started(3);
     std::vector<std::future<void>> jobs;
-    for (int i = 0; i < 3; ++i) jobs.push_back(pool.submit([&] { all_started.arrive_and_wait(); }));
-    for (auto& job : jobs) job.get();
+    for (int i = 0; i < 3; ++i)
+        jobs.push_back(pool.submit([&] { all_started.arrive_and_wait(); }));
+    for (auto& job : jobs)
+        job.get();
     CHECK(initialized == 3);
 }
 
@@ -148,7 +155,7 @@ TEST_CASE("submit after shutdown throws executor_shutdown_error", "[thread_pool]
     pool.shutdown(); // idempotent
 }
 
-TEST_CASE("shutdown(wait) runs queued work; cancel_futures abandons it", "[thread_pool]") {
+TEST_CASE("shutdown(wait) runs queued work, cancel_futures abandons it", "[thread_pool]") {
     SECTION("queued work still runs") {
         thread_pool_executor pool(1);
         std::latch release(1);
@@ -181,7 +188,8 @@ TEST_CASE("shutdown(wait) runs queued work; cancel_futures abandons it", "[threa
     }
 }
 
-TEST_CASE("shutdown and destruction from one of the pool's own workers do not deadlock", "[thread_pool]") {
+TEST_CASE("shutdown and destruction from one of the pool's own workers do not deadlock",
+          "[thread_pool]") {
     SECTION("shutdown(wait=true) from a worker") {
         thread_pool_executor pool(2);
         auto job = pool.submit([&] { pool.shutdown(true); });
@@ -200,7 +208,7 @@ TEST_CASE("shutdown and destruction from one of the pool's own workers do not de
     }
 }
 
-TEST_CASE("submits racing with shutdown either run or throw; none hangs", "[thread_pool][stress]") {
+TEST_CASE("submits racing with shutdown either run or throw, none hangs", "[thread_pool][stress]") {
     for (int round = 0; round < 20; ++round) {
         thread_pool_executor pool(2);
         std::atomic<int> ran{0};

@@ -9,15 +9,18 @@ using unblock::task;
 
 TEST_CASE("wait_for returns the value when the work finishes in time", "[time]") {
     auto body = []() -> task<int> {
-        co_return co_await unblock::wait_for([]() -> task<int> {
-            co_await unblock::sleep(1ms);
-            co_return 9;
-        }(), 10s);
+        co_return co_await unblock::wait_for(
+            []() -> task<int> {
+                co_await unblock::sleep(1ms);
+                co_return 9;
+            }(),
+            10s);
     };
     CHECK(unblock::run(body()) == 9);
 }
 
-TEST_CASE("wait_for cancels the work on timeout, waits for it, then throws timeout_error", "[time][cancel]") {
+TEST_CASE("wait_for cancels the work on timeout, waits for it, then throws timeout_error",
+          "[time][cancel]") {
     auto body = []() -> task<> {
         std::vector<std::string> steps;
         auto slow = [&]() -> task<int> {
@@ -49,10 +52,12 @@ TEST_CASE("wait_for cancels the work on timeout, waits for it, then throws timeo
 
 TEST_CASE("wait_for passes the work's own exception through", "[time]") {
     auto body = []() -> task<> {
-        co_await unblock::wait_for([]() -> task<> {
-            co_await unblock::sleep(0s);
-            throw std::out_of_range("inner");
-        }(), 1s);
+        co_await unblock::wait_for(
+            []() -> task<> {
+                co_await unblock::sleep(0s);
+                throw std::out_of_range("inner");
+            }(),
+            1s);
     };
     CHECK_THROWS_AS(unblock::run(body()), std::out_of_range);
 }
@@ -61,14 +66,16 @@ TEST_CASE("cancelling a task inside wait_for cancels the inner work", "[time][ca
     auto body = []() -> task<> {
         bool inner_cancelled = false;
         auto outer_body = [&]() -> task<> {
-            co_await unblock::wait_for([&]() -> task<> {
-                try {
-                    co_await unblock::sleep(1h);
-                } catch (const unblock::cancelled_error&) {
-                    inner_cancelled = true;
-                    throw;
-                }
-            }(), 1h);
+            co_await unblock::wait_for(
+                [&]() -> task<> {
+                    try {
+                        co_await unblock::sleep(1h);
+                    } catch (const unblock::cancelled_error&) {
+                        inner_cancelled = true;
+                        throw;
+                    }
+                }(),
+                1h);
         };
         auto outer = unblock::create_task(outer_body());
         co_await unblock::sleep(1ms);
@@ -84,7 +91,9 @@ TEST_CASE("sleep outside a loop throws no_running_loop_error when awaited", "[ti
     struct detached_coroutine {
         struct promise_type {
             std::exception_ptr error;
-            detached_coroutine get_return_object() { return {std::coroutine_handle<promise_type>::from_promise(*this)}; }
+            detached_coroutine get_return_object() {
+                return {std::coroutine_handle<promise_type>::from_promise(*this)};
+            }
             std::suspend_never initial_suspend() noexcept { return {}; }
             std::suspend_always final_suspend() noexcept { return {}; }
             void return_void() {}
@@ -94,6 +103,7 @@ TEST_CASE("sleep outside a loop throws no_running_loop_error when awaited", "[ti
     };
     auto coroutine = []() -> detached_coroutine { co_await unblock::sleep(1ms); }();
     REQUIRE(coroutine.handle.done());
-    CHECK_THROWS_AS(std::rethrow_exception(coroutine.handle.promise().error), unblock::no_running_loop_error);
+    CHECK_THROWS_AS(std::rethrow_exception(coroutine.handle.promise().error),
+                    unblock::no_running_loop_error);
     coroutine.handle.destroy();
 }

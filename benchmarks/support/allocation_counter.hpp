@@ -12,7 +12,9 @@ namespace bench {
 // relaxed: read after the measured work has been joined back to the measuring thread.
 inline std::atomic<long> g_allocations{0};
 
-[[nodiscard]] inline long allocations() noexcept { return g_allocations.load(std::memory_order_relaxed); }
+[[nodiscard]] inline long allocations() noexcept {
+    return g_allocations.load(std::memory_order_relaxed);
+}
 
 } // namespace bench
 

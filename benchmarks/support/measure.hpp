@@ -22,7 +22,8 @@ using clock = std::chrono::steady_clock;
 template <class T>
 T percentile(std::vector<T>& samples, double p) {
     std::sort(samples.begin(), samples.end());
-    const auto rank = static_cast<std::size_t>(p / 100.0 * static_cast<double>(samples.size()) + 0.999999);
+    const auto rank =
+        static_cast<std::size_t>(p / 100.0 * static_cast<double>(samples.size()) + 0.999999);
     return samples[std::min(samples.size(), std::max<std::size_t>(rank, 1)) - 1];
 }
 

@@ -3,6 +3,7 @@
 /// where it helps, what to do about it.
 #pragma once
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -34,8 +35,10 @@ public:
 class no_running_loop_error : public error {
 public:
     no_running_loop_error()
-        : error("unblock: no event loop is running on this thread; "
-                "call this from a coroutine started by unblock::run() or event_loop::run_until_complete()") {}
+        : error(
+              "unblock: no event loop is running on this thread; "
+              "call this from a coroutine started by unblock::run() or event_loop::run_until_complete()") {
+    }
     using error::error;
 };
 
@@ -71,15 +74,15 @@ public:
 /// `what()` contains the original type name and message.
 class remote_error : public error {
 public:
-    remote_error(std::string type_name, const std::string& message)
+    remote_error(const std::string& type_name, const std::string& message)
         : error("unblock: the worker process threw " + type_name + ": " + message),
-          m_type_name(std::move(type_name)) {}
+          m_type_name(std::make_shared<const std::string>(type_name)) {}
 
     /// The (demangled where possible) type name of the original exception.
-    [[nodiscard]] const std::string& type_name() const noexcept { return m_type_name; }
+    [[nodiscard]] const std::string& type_name() const noexcept { return *m_type_name; }
 
 private:
-    std::string m_type_name;
+    std::shared_ptr<const std::string> m_type_name; // shared: copying an exception must not throw
 };
 
 /// A value could not be encoded or decoded for a process pool.

@@ -2,11 +2,11 @@
 /// `future<R>`: the result of work started with `run_in_executor`.
 #pragma once
 
+#include "detail/loop_core.hpp"
 #include "detail/loop_node.hpp"
 #include "detail/result.hpp"
 #include "detail/task_state.hpp"
 #include "errors.hpp"
-#include "event_loop.hpp"
 
 #include <coroutine>
 #include <utility>
@@ -83,7 +83,8 @@ private:
 
 /// A future state that embeds the operation running its call.
 template <class Operation>
-class future_operation final : public future_state<typename Operation::result_type>, public Operation {
+class future_operation final : public future_state<typename Operation::result_type>,
+                               public Operation {
 public:
     using result_type = typename Operation::result_type;
 
@@ -154,7 +155,9 @@ public:
         explicit awaiter(detail::future_state<R>* state) noexcept : m_state(state) {}
 
         bool await_ready() const {
-            if (!m_state) throw invalid_state_error("unblock: awaiting an empty future (moved-from or default)");
+            if (!m_state)
+                throw invalid_state_error(
+                    "unblock: awaiting an empty future (moved-from or default)");
             if (m_state->m_event_loop != detail::t_running_loop) {
                 throw invalid_state_error(
                     "unblock: this future belongs to another event loop; await it from a coroutine on its own loop");

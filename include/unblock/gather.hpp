@@ -25,7 +25,8 @@ class outcome {
 public:
     explicit outcome(std::exception_ptr error) noexcept : m_state(std::move(error)) {}
     template <class U>
-    explicit outcome(std::in_place_t, U&& value) : m_state(std::in_place_index<0>, std::forward<U>(value)) {}
+    explicit outcome(std::in_place_t, U&& value)
+        : m_state(std::in_place_index<0>, std::forward<U>(value)) {}
 
     [[nodiscard]] bool has_value() const noexcept { return m_state.index() == 0; }
     /// The exception, or nullptr when there is a value.
@@ -47,8 +48,8 @@ namespace detail {
 
 /// What gather yields for one awaitable: its result, `std::monostate` for void.
 template <class A>
-using gather_value_t =
-    std::conditional_t<std::is_void_v<await_result_t<A>>, std::monostate, std::remove_cvref_t<await_result_t<A>>>;
+using gather_value_t = std::conditional_t<std::is_void_v<await_result_t<A>>, std::monostate,
+                                          std::remove_cvref_t<await_result_t<A>>>;
 
 /// Waits until every task of a gather has finished.
 ///
@@ -114,7 +115,8 @@ private:
     }
 
     void cancel_children() noexcept {
-        for (task_state* child : m_children) child->request_cancel();
+        for (task_state* child : m_children)
+            child->request_cancel();
     }
 
     std::span<task_state* const> m_children;
@@ -173,13 +175,18 @@ template <class... A>
     requires(sizeof...(A) > 0 && (detail::awaitable<A> && ...))
 auto gather(A... awaitables) -> task<std::tuple<detail::gather_value_t<A>...>> {
     // Braced initialisation: tasks are created (and so start) in argument order.
-    std::tuple<join_handle<detail::await_result_t<A>>...> handles{create_task(std::move(awaitables))...};
-    const auto children = std::apply([](auto&... h) { return std::array{detail::state_pointer(h)...}; }, handles);
+    std::tuple<join_handle<detail::await_result_t<A>>...> handles{
+        create_task(std::move(awaitables))...};
+    const auto children =
+        std::apply([](auto&... h) { return std::array{detail::state_pointer(h)...}; }, handles);
     detail::gather_awaiter waiting(children, true);
     co_await waiting;
     if (detail::task_state* failed = waiting.first_failure()) detail::rethrow_failure(*failed);
     co_return std::apply(
-        [](auto&... h) { return std::tuple<detail::gather_value_t<A>...>{detail::take_value<detail::gather_value_t<A>>(h)...}; },
+        [](auto&... h) {
+            return std::tuple<detail::gather_value_t<A>...>{
+                detail::take_value<detail::gather_value_t<A>>(h)...};
+        },
         handles);
 }
 
@@ -187,10 +194,13 @@ auto gather(A... awaitables) -> task<std::tuple<detail::gather_value_t<A>...>> {
 /// `outcome` holding the value or the exception (asyncio's return_exceptions=True).
 template <class... A>
     requires(sizeof...(A) > 0 && (detail::awaitable<A> && ...))
-auto gather(return_exceptions_t, A... awaitables) -> task<std::tuple<outcome<detail::gather_value_t<A>>...>> {
+auto gather(return_exceptions_t, A... awaitables)
+    -> task<std::tuple<outcome<detail::gather_value_t<A>>...>> {
     // Braced initialisation: tasks are created (and so start) in argument order.
-    std::tuple<join_handle<detail::await_result_t<A>>...> handles{create_task(std::move(awaitables))...};
-    const auto children = std::apply([](auto&... h) { return std::array{detail::state_pointer(h)...}; }, handles);
+    std::tuple<join_handle<detail::await_result_t<A>>...> handles{
+        create_task(std::move(awaitables))...};
+    const auto children =
+        std::apply([](auto&... h) { return std::array{detail::state_pointer(h)...}; }, handles);
     detail::gather_awaiter waiting(children, false);
     co_await waiting;
     co_return std::apply(
@@ -204,8 +214,8 @@ auto gather(return_exceptions_t, A... awaitables) -> task<std::tuple<outcome<det
 /// Runs every task of `tasks` concurrently; returns their results in order.
 /// Failure and cancellation behave as in the variadic `gather`.
 template <class T>
-auto gather(std::vector<task<T>> tasks)
-    -> task<std::vector<std::conditional_t<std::is_void_v<T>, std::monostate, std::remove_cvref_t<T>>>> {
+auto gather(std::vector<task<T>> tasks) -> task<
+    std::vector<std::conditional_t<std::is_void_v<T>, std::monostate, std::remove_cvref_t<T>>>> {
     using value = std::conditional_t<std::is_void_v<T>, std::monostate, std::remove_cvref_t<T>>;
     std::vector<join_handle<T>> handles;
     std::vector<detail::task_state*> children;
@@ -221,7 +231,8 @@ auto gather(std::vector<task<T>> tasks)
     if (detail::task_state* failed = waiting.first_failure()) detail::rethrow_failure(*failed);
     std::vector<value> results;
     results.reserve(handles.size());
-    for (join_handle<T>& h : handles) results.push_back(detail::take_value<value>(h));
+    for (join_handle<T>& h : handles)
+        results.push_back(detail::take_value<value>(h));
     co_return results;
 }
 

@@ -1,9 +1,9 @@
 /// \file join_handle.hpp
 /// Tasks scheduled on a loop: `join_handle<T>`, `create_task`, `run`,
-/// `get_running_loop`. Part of `event_loop.hpp` (each includes the other).
+/// and the event_loop members that start tasks. Included by `event_loop.hpp`.
 #pragma once
 
-#include "event_loop.hpp"
+#include "detail/loop_core.hpp"
 
 #include <chrono>
 #include <optional>
@@ -46,7 +46,8 @@ public:
             state.m_waiting_on = nullptr;
             if (state.m_loop) state.m_loop->task_finished(state);
             std::coroutine_handle<> next = std::noop_coroutine();
-            if (state.m_listener) next = std::exchange(state.m_listener, nullptr)->task_finished(state);
+            if (state.m_listener)
+                next = std::exchange(state.m_listener, nullptr)->task_finished(state);
             if (state.m_detached) {
                 if (state.m_loop) state.m_loop->report_if_unretrieved(state);
                 self.destroy();
@@ -126,11 +127,14 @@ class join_awaiter final : timer_node, cancel_hook, completion_listener {
 public:
     using clock = std::chrono::steady_clock;
 
-    join_awaiter(std::coroutine_handle<root_promise<T>> child, std::optional<clock::duration> timeout) noexcept
+    join_awaiter(std::coroutine_handle<root_promise<T>> child,
+                 std::optional<clock::duration> timeout) noexcept
         : timer_node(&on_timeout), m_child(child), m_timeout(timeout) {}
 
     bool await_ready() const {
-        if (!m_child) throw invalid_state_error("unblock: awaiting an empty join_handle (moved-from or default)");
+        if (!m_child)
+            throw invalid_state_error(
+                "unblock: awaiting an empty join_handle (moved-from or default)");
         const task_state& child = m_child.promise().m_state;
         if (child.m_loop != nullptr && child.m_loop != t_running_loop) {
             throw invalid_state_error(
@@ -169,9 +173,11 @@ public:
             }
             if (child.m_cancelled) child.m_exception_retrieved = true;
             if (m_cancelled) throw cancelled_error();
-            throw timeout_error("unblock: wait_for timed out after " +
-                                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(*m_timeout).count()) +
-                                " ms; the awaited work was cancelled");
+            throw timeout_error(
+                "unblock: wait_for timed out after " +
+                std::to_string(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(*m_timeout).count()) +
+                " ms; the awaited work was cancelled");
         }
         return m_child.promise().take_result();
     }
@@ -219,7 +225,8 @@ public:
     using promise_type = detail::root_promise<T>;
 
     join_handle() noexcept = default;
-    explicit join_handle(std::coroutine_handle<promise_type> coroutine) noexcept : m_coroutine(coroutine) {}
+    explicit join_handle(std::coroutine_handle<promise_type> coroutine) noexcept
+        : m_coroutine(coroutine) {}
     join_handle(join_handle&& other) noexcept : m_coroutine(std::exchange(other.m_coroutine, {})) {}
     join_handle& operator=(join_handle&& other) noexcept {
         if (this != &other) {
@@ -237,13 +244,15 @@ public:
     /// True if the task finished by cancellation.
     [[nodiscard]] bool cancelled() const noexcept { return state().m_done && state().m_cancelled; }
     /// The task's name (given to create_task, or "task-N").
-    [[nodiscard]] const std::string& name() const noexcept { return state().m_name; }
+    [[nodiscard]] std::string name() const { return state().name(); }
     /// Requests cancellation (asyncio's Task.cancel()); returns false if the task already finished.
     bool cancel() noexcept { return m_coroutine && state().request_cancel(); }
     /// Lets the task run on without a handle.
     void detach() noexcept { release(); }
 
-    detail::join_awaiter<T> operator co_await() const noexcept { return {m_coroutine, std::nullopt}; }
+    detail::join_awaiter<T> operator co_await() const noexcept {
+        return {m_coroutine, std::nullopt};
+    }
 
     /// Waits like `co_await`, but cancels the task after `timeout` and throws `timeout_error`.
     detail::join_awaiter<T> wait_for(std::chrono::steady_clock::duration timeout) const noexcept {
@@ -260,10 +269,14 @@ public:
     }
 
     /// The task's state, for the library's combinators.
-    [[nodiscard]] detail::task_state* state_pointer() noexcept { return m_coroutine ? &state() : nullptr; }
+    [[nodiscard]] detail::task_state* state_pointer() noexcept {
+        return m_coroutine ? &state() : nullptr;
+    }
 
 private:
-    [[nodiscard]] const detail::task_state& state() const noexcept { return m_coroutine.promise().m_state; }
+    [[nodiscard]] const detail::task_state& state() const noexcept {
+        return m_coroutine.promise().m_state;
+    }
     [[nodiscard]] detail::task_state& state() noexcept { return m_coroutine.promise().m_state; }
 
     void release() noexcept {
@@ -281,22 +294,20 @@ private:
     std::coroutine_handle<promise_type> m_coroutine;
 };
 
-/// The loop running on this thread; throws `no_running_loop_error` if none.
-[[nodiscard]] inline event_loop& get_running_loop() {
-    if (detail::t_running_loop == nullptr) throw no_running_loop_error();
-    return *detail::t_running_loop;
-}
-
 template <class A>
-auto event_loop::create_task(A awaitable, std::string name) -> join_handle<detail::await_result_t<A>> {
-    static_assert(detail::awaitable<A>,
-                  "unblock::create_task needs an awaitable: a task<T>, to_thread(...), or an object with "
-                  "await_ready/await_suspend/await_resume");
+auto event_loop::create_task(A awaitable, std::string name)
+    -> join_handle<detail::await_result_t<A>> {
+    static_assert(
+        detail::awaitable<A>,
+        "unblock::create_task needs an awaitable: a task<T>, to_thread(...), or an object with "
+        "await_ready/await_suspend/await_resume");
     using result = detail::await_result_t<A>;
     auto coroutine = detail::make_root<result>(std::move(awaitable)).m_coroutine;
     detail::root_promise<result>& promise = coroutine.promise();
     register_task(promise.m_state);
-    promise.m_state.m_name = name.empty() ? "task-" + std::to_string(m_tasks_created) : std::move(name);
+    promise.m_state.m_id = m_tasks_created;
+    if (!name.empty())
+        promise.m_state.m_given_name = std::make_unique<std::string>(std::move(name));
     promise.m_start.m_coroutine = coroutine;
     promise.m_start.m_task = &promise.m_state;
     schedule(&promise.m_start);
@@ -307,7 +318,8 @@ template <class T>
 T event_loop::run_until_complete(task<T> main) {
     running_scope scope(*this);
     join_handle<T> handle = create_task(std::move(main), "main");
-    while (!handle.done()) run_once();
+    while (!handle.done())
+        run_once();
     return handle.result();
 }
 

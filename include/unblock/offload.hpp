@@ -4,9 +4,9 @@
 #pragma once
 
 #include "detail/bound_call.hpp"
+#include "detail/loop_core.hpp"
 #include "detail/offload_operation.hpp"
 #include "errors.hpp"
-#include "event_loop.hpp"
 #include "future.hpp"
 #include "thread_pool.hpp"
 
@@ -24,7 +24,9 @@ namespace detail {
 /// An executor as run_in_executor accepts it: `execute(f)` runs the nullary
 /// `f` exactly once, on some thread (f fits std::function<void()>).
 template <class E>
-concept executor = requires(E& e, std::function<void()> f) { e.execute(std::move(f)); };
+concept executor = requires(E& e, std::function<void()> f) {
+    e.execute(std::move(f));
+};
 
 /// Awaits one offloaded call. The awaiter is the operation: in the coroutine
 /// frame it is the pool's queue node on the way out and the loop's inbox node
@@ -42,7 +44,8 @@ public:
 
     /// `executor == nullptr`: the running loop's default executor.
     template <class Call>
-    offload_awaiter(Call&& call, Executor* executor) : Operation(std::forward<Call>(call), &on_complete), m_executor(executor) {}
+    offload_awaiter(Call&& call, Executor* executor)
+        : Operation(std::forward<Call>(call), &on_complete), m_executor(executor) {}
 
     bool await_ready() const noexcept { return false; }
 
@@ -105,11 +108,13 @@ using call_for = bound_call<std::decay_t<F>, std::decay_t<Args>...>;
 
 template <class F, class... Args>
 constexpr void check_offloadable() {
-    static_assert(bindable_v<std::decay_t<F>, std::decay_t<Args>...>,
-                  "unblock: the function cannot be called with these arguments. Arguments are decay-copied "
-                  "like std::thread's: pass std::ref(x) for a reference parameter, or std::stop_token first "
-                  "if the function takes one");
-    static_assert(std::is_move_constructible_v<std::decay_t<F>>, "unblock: the function must be movable");
+    static_assert(
+        bindable_v<std::decay_t<F>, std::decay_t<Args>...>,
+        "unblock: the function cannot be called with these arguments. Arguments are decay-copied "
+        "like std::thread's: pass std::ref(x) for a reference parameter, or std::stop_token first "
+        "if the function takes one");
+    static_assert(std::is_move_constructible_v<std::decay_t<F>>,
+                  "unblock: the function must be movable");
 }
 
 } // namespace detail
@@ -189,9 +194,10 @@ auto event_loop::run_in_executor(Executor&& executor, F&& f, Args&&... args) {
             call(std::forward<F>(f), std::forward<Args>(args)...));
         return detail::start_future<result>(*this, state, target);
     } else {
-        static_assert(detail::executor<executor_type>,
-                      "unblock::run_in_executor: the executor needs a member execute(f) that runs the nullary "
-                      "callable f exactly once on some thread (or pass nullptr for the loop's default executor)");
+        static_assert(
+            detail::executor<executor_type>,
+            "unblock::run_in_executor: the executor needs a member execute(f) that runs the nullary "
+            "callable f exactly once on some thread (or pass nullptr for the loop's default executor)");
         executor_type& target = [&]() -> executor_type& {
             if constexpr (std::is_pointer_v<std::remove_cvref_t<Executor>>) {
                 return *executor;
@@ -205,7 +211,6 @@ auto event_loop::run_in_executor(Executor&& executor, F&& f, Args&&... args) {
     }
 }
 
-
 /// Starts `f(args...)` on `executor` at once and returns a `future` (asyncio's
 /// loop.run_in_executor). `executor` is a `thread_pool_executor`, any object
 /// with `execute(f)`, a pointer to one, or `nullptr` for the running loop's
@@ -216,63 +221,7 @@ auto event_loop::run_in_executor(Executor&& executor, F&& f, Args&&... args) {
 template <class Executor, class F, class... Args>
 auto run_in_executor(Executor&& executor, F&& f, Args&&... args) {
     return get_running_loop().run_in_executor(std::forward<Executor>(executor), std::forward<F>(f),
-                                               std::forward<Args>(args)...);
-}
-
-} // namespace unblock
-
-namespace unblock {
-
-namespace detail {
-
-/// Runs one blocking function on a thread of its own and resumes the awaiting
-/// coroutine on the loop thread; for work that must not use the pools (such as
-/// joining a pool's threads).
-class dedicated_thread_awaiter final : loop_node {
-public:
-    explicit dedicated_thread_awaiter(std::function<void()> function)
-        : loop_node(&on_complete), m_function(std::move(function)) {}
-
-    bool await_ready() const noexcept { return false; }
-
-    bool await_suspend(std::coroutine_handle<> awaiting) {
-        m_loop = &get_running_loop();
-        m_awaiting = awaiting;
-        m_loop->begin_offload();
-        try {
-            m_thread = std::thread([this] {
-                m_function();
-                m_loop->post_threadsafe(this);
-            });
-        } catch (...) {
-            m_loop->end_offload();
-            throw;
-        }
-        return true;
-    }
-
-    void await_resume() { m_thread.join(); }
-
-private:
-    static void on_complete(loop_node* node) noexcept {
-        auto* self = static_cast<dedicated_thread_awaiter*>(node);
-        self->m_loop->end_offload();
-        self->m_awaiting.resume();
-    }
-
-    std::function<void()> m_function;
-    std::thread m_thread;
-    event_loop* m_loop = nullptr;
-    std::coroutine_handle<> m_awaiting;
-};
-
-} // namespace detail
-
-inline task<> event_loop::shutdown_default_executor() {
-    m_default_executor_closed = true;
-    std::shared_ptr<thread_pool_executor> pool = std::move(m_default_executor);
-    if (!pool) co_return;
-    co_await detail::dedicated_thread_awaiter([pool] { pool->shutdown(true); });
+                                              std::forward<Args>(args)...);
 }
 
 } // namespace unblock

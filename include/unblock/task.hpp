@@ -55,9 +55,7 @@ public:
 
     template <class U = T>
         requires std::convertible_to<U&&, T>
-    void return_value(U&& value) {
-        m_result.set_value(std::forward<U>(value));
-    }
+    void return_value(U&& value) { m_result.set_value(std::forward<U>(value)); }
 
     result_slot<T> m_result;
 };
@@ -99,7 +97,8 @@ public:
     using value_type = T;
 
     task() noexcept = default;
-    explicit task(std::coroutine_handle<promise_type> coroutine) noexcept : m_coroutine(coroutine) {}
+    explicit task(std::coroutine_handle<promise_type> coroutine) noexcept
+        : m_coroutine(coroutine) {}
     task(task&& other) noexcept : m_coroutine(std::exchange(other.m_coroutine, {})) {}
     task& operator=(task&& other) noexcept {
         if (this != &other) {
@@ -117,11 +116,13 @@ public:
 
     class awaiter {
     public:
-        explicit awaiter(std::coroutine_handle<promise_type> coroutine) noexcept : m_coroutine(coroutine) {}
+        explicit awaiter(std::coroutine_handle<promise_type> coroutine) noexcept
+            : m_coroutine(coroutine) {}
 
         bool await_ready() const {
             if (!m_coroutine) {
-                throw invalid_state_error("unblock: awaiting an empty task (moved-from or default-constructed)");
+                throw invalid_state_error(
+                    "unblock: awaiting an empty task (moved-from or default-constructed)");
             }
             return m_coroutine.done();
         }
@@ -132,7 +133,8 @@ public:
             promise.m_task = detail::task_of(awaiting);
             promise.m_continuation = awaiting;
             m_coroutine.resume();
-            if (promise.m_finished) return false; // completed synchronously: go on without suspending
+            if (promise.m_finished)
+                return false; // completed synchronously: go on without suspending
             promise.m_awaiter_suspended = true;
             return true;
         }
@@ -148,10 +150,14 @@ public:
     awaiter operator co_await() const&& noexcept { return awaiter{m_coroutine}; }
 
     /// The coroutine, for the library's own schedulers. Ownership stays here.
-    [[nodiscard]] std::coroutine_handle<promise_type> handle() const noexcept { return m_coroutine; }
+    [[nodiscard]] std::coroutine_handle<promise_type> handle() const noexcept {
+        return m_coroutine;
+    }
 
     /// Gives up ownership of the coroutine.
-    [[nodiscard]] std::coroutine_handle<promise_type> release() noexcept { return std::exchange(m_coroutine, {}); }
+    [[nodiscard]] std::coroutine_handle<promise_type> release() noexcept {
+        return std::exchange(m_coroutine, {});
+    }
 
 private:
     void destroy() noexcept {

@@ -68,15 +68,15 @@ public:
 
     std::mutex m_mutex;
     std::condition_variable m_work_available;
-    work_queue m_queue;                      // guarded by m_mutex
+    work_queue m_queue;                             // guarded by m_mutex
     std::vector<std::shared_ptr<worker>> m_workers; // guarded by m_mutex
-    std::size_t m_threads = 0;               // live workers; guarded
-    std::size_t m_idle = 0;                  // workers waiting for work (spinning or sleeping); guarded
-    std::size_t m_sleeping = 0;              // guarded
-    bool m_spinning = false;                 // guarded
-    bool m_shutdown = false;                 // guarded
-    std::exception_ptr m_broken;             // guarded: set when an initializer threw
-    std::size_t m_next_index = 0;            // guarded
+    std::size_t m_threads = 0;                      // live workers; guarded
+    std::size_t m_idle = 0;       // workers waiting for work (spinning or sleeping); guarded
+    std::size_t m_sleeping = 0;   // guarded
+    bool m_spinning = false;      // guarded
+    bool m_shutdown = false;      // guarded
+    std::exception_ptr m_broken;  // guarded: set when an initializer threw
+    std::size_t m_next_index = 0; // guarded
 
     /// Queue length for the spinner. relaxed: a hint only; the item itself is
     /// taken under the mutex, which orders its contents.
@@ -113,7 +113,8 @@ public:
 
     struct options {
         std::size_t max_workers = default_max_workers();
-        /// Threads are named prefix + "_" + index (visible in debuggers and top; truncated to 15 bytes).
+        /// Threads are named prefix + "_" + index (visible in debuggers and top; truncated to 15
+        /// bytes).
         std::string thread_name_prefix = "unblock";
         /// Runs first on every new worker thread; if it throws, the pool is broken.
         std::function<void()> initializer;
@@ -131,11 +132,14 @@ public:
         std::size_t completed = 0; ///< items run to completion
     };
 
-    explicit thread_pool_executor(std::size_t max_workers) : thread_pool_executor(with_workers(max_workers)) {}
+    explicit thread_pool_executor(std::size_t max_workers)
+        : thread_pool_executor(with_workers(max_workers)) {}
     thread_pool_executor() : thread_pool_executor(options{}) {}
-    explicit thread_pool_executor(options settings) : m_state(std::make_shared<detail::thread_pool_state>()) {
+    explicit thread_pool_executor(options settings)
+        : m_state(std::make_shared<detail::thread_pool_state>()) {
         if (settings.max_workers == 0) {
-            throw std::invalid_argument("unblock::thread_pool_executor: max_workers must be at least 1");
+            throw std::invalid_argument(
+                "unblock::thread_pool_executor: max_workers must be at least 1");
         }
         m_state->m_max_workers = settings.max_workers;
         m_state->m_name_prefix = std::move(settings.thread_name_prefix);
@@ -156,7 +160,8 @@ public:
     bool withdraw(detail::work_item* item) noexcept {
         std::lock_guard lock(m_state->m_mutex);
         const bool removed = m_state->m_queue.remove(item);
-        if (removed) m_state->m_queued_hint.store(m_state->m_queue.size(), std::memory_order_relaxed);
+        if (removed)
+            m_state->m_queued_hint.store(m_state->m_queue.size(), std::memory_order_relaxed);
         return removed;
     }
 
@@ -172,9 +177,11 @@ public:
     /// are decay-copied. Work abandoned by shutdown(cancel_futures) or a broken
     /// pool makes the future throw `cancelled_error` / `broken_executor_error`.
     template <class F, class... Args>
-    auto submit(F&& f, Args&&... args) -> std::future<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>> {
+    auto submit(F&& f, Args&&... args)
+        -> std::future<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>> {
         using result = std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>;
-        auto call = [f = std::forward<F>(f), ... args = std::forward<Args>(args)]() mutable -> result {
+        auto call = [f = std::forward<F>(f),
+                     ... args = std::forward<Args>(args)]() mutable -> result {
             return std::invoke(std::move(f), std::move(args)...);
         };
         auto item = std::make_unique<submit_item<result, decltype(call)>>(std::move(call));
@@ -198,7 +205,9 @@ public:
     [[nodiscard]] std::size_t max_workers() const noexcept { return m_state->m_max_workers; }
 
     /// True when called from one of this pool's worker threads.
-    [[nodiscard]] bool running_in_this_pool() const noexcept { return detail::t_current_pool == m_state.get(); }
+    [[nodiscard]] bool running_in_this_pool() const noexcept {
+        return detail::t_current_pool == m_state.get();
+    }
 
 private:
     template <class F>
@@ -209,7 +218,8 @@ private:
             try {
                 self->m_function();
             } catch (...) {
-                // execute() callables must not throw (the executor contract); nothing can receive it.
+                // execute() callables must not throw (the executor contract); nothing can receive
+                // it.
                 std::terminate();
             }
         }
@@ -251,7 +261,8 @@ private:
 
     static void start_worker(const std::shared_ptr<detail::thread_pool_state>& state);
     static void worker_main(std::shared_ptr<detail::thread_pool_state> state,
-                            std::shared_ptr<detail::thread_pool_state::worker> self, std::size_t index);
+                            std::shared_ptr<detail::thread_pool_state::worker> self,
+                            std::size_t index);
     static void abandon_all(detail::work_queue& queue, const std::exception_ptr& reason) noexcept;
 
     std::shared_ptr<detail::thread_pool_state> m_state;
@@ -278,7 +289,8 @@ inline void thread_pool_executor::post(detail::work_item* item) {
     if (notify) s.m_work_available.notify_one();
 }
 
-inline void thread_pool_executor::start_worker(const std::shared_ptr<detail::thread_pool_state>& state) {
+inline void
+thread_pool_executor::start_worker(const std::shared_ptr<detail::thread_pool_state>& state) {
     // Called with the mutex held. Reap workers that exited after idling.
     auto& workers = state->m_workers;
     for (auto it = workers.begin(); it != workers.end();) {
@@ -296,9 +308,10 @@ inline void thread_pool_executor::start_worker(const std::shared_ptr<detail::thr
     ++state->m_threads;
 }
 
-inline void thread_pool_executor::worker_main(std::shared_ptr<detail::thread_pool_state> state,
-                                              std::shared_ptr<detail::thread_pool_state::worker> self,
-                                              std::size_t index) {
+inline void
+thread_pool_executor::worker_main(std::shared_ptr<detail::thread_pool_state> state,
+                                  std::shared_ptr<detail::thread_pool_state::worker> self,
+                                  std::size_t index) {
     detail::thread_pool_state& s = *state;
     detail::t_current_pool = &s;
 #if defined(__linux__)
@@ -354,8 +367,9 @@ inline void thread_pool_executor::worker_main(std::shared_ptr<detail::thread_poo
             // Spin briefly: the next item usually arrives within microseconds.
             s.m_spinning = true;
             lock.unlock();
-            detail::spin_until([&s] { return s.m_queued_hint.load(std::memory_order_relaxed) != 0; },
-                               s.m_idle_spin);
+            detail::spin_until(
+                [&s] { return s.m_queued_hint.load(std::memory_order_relaxed) != 0; },
+                s.m_idle_spin);
             lock.lock();
             s.m_spinning = false;
             if (!s.m_queue.empty() || s.m_shutdown) {
@@ -375,8 +389,10 @@ inline void thread_pool_executor::worker_main(std::shared_ptr<detail::thread_poo
     self->exited = true;
 }
 
-inline void thread_pool_executor::abandon_all(detail::work_queue& queue, const std::exception_ptr& reason) noexcept {
-    while (detail::work_item* item = queue.pop_front()) item->m_abandon_work(item, reason);
+inline void thread_pool_executor::abandon_all(detail::work_queue& queue,
+                                              const std::exception_ptr& reason) noexcept {
+    while (detail::work_item* item = queue.pop_front())
+        item->m_abandon_work(item, reason);
 }
 
 inline void thread_pool_executor::shutdown(bool wait, bool cancel_futures) {
@@ -393,8 +409,10 @@ inline void thread_pool_executor::shutdown(bool wait, bool cancel_futures) {
         if (wait) workers.swap(s.m_workers);
     }
     s.m_work_available.notify_all();
-    abandon_all(abandoned, std::make_exception_ptr(cancelled_error(
-                               "unblock: the work was cancelled by thread_pool_executor::shutdown(cancel_futures=true)")));
+    abandon_all(
+        abandoned,
+        std::make_exception_ptr(cancelled_error(
+            "unblock: the work was cancelled by thread_pool_executor::shutdown(cancel_futures=true)")));
     if (!wait) return;
     for (auto& worker : workers) {
         if (worker->thread.get_id() == std::this_thread::get_id()) {

@@ -43,7 +43,9 @@ public:
     }
 
 private:
-    static void wake(loop_node* node) noexcept { static_cast<sleep_awaiter*>(node)->m_awaiting.resume(); }
+    static void wake(loop_node* node) noexcept {
+        static_cast<sleep_awaiter*>(node)->m_awaiting.resume();
+    }
 
     bool cancel() noexcept override {
         if (m_cancelled) return true;
@@ -82,9 +84,11 @@ template <class Rep, class Period>
 ///
 ///     int v = co_await unblock::wait_for(fetch(), 2s);
 template <class A, class Rep, class Period>
-auto wait_for(A awaitable, std::chrono::duration<Rep, Period> timeout) -> task<detail::await_result_t<A>> {
+auto wait_for(A awaitable, std::chrono::duration<Rep, Period> timeout)
+    -> task<detail::await_result_t<A>> {
     auto inner = create_task(std::move(awaitable));
-    co_return co_await inner.wait_for(std::chrono::ceil<std::chrono::steady_clock::duration>(timeout));
+    co_return co_await inner.wait_for(
+        std::chrono::ceil<std::chrono::steady_clock::duration>(timeout));
 }
 
 } // namespace unblock

@@ -16,7 +16,8 @@ inline constexpr bool takes_stop_token_v =
     std::is_invocable_v<F, std::stop_token, Args...> && !std::is_invocable_v<F, Args...>;
 
 template <class F, class... Args>
-inline constexpr bool bindable_v = std::is_invocable_v<F, Args...> || takes_stop_token_v<F, Args...>;
+inline constexpr bool bindable_v =
+    std::is_invocable_v<F, Args...> || takes_stop_token_v<F, Args...>;
 
 struct no_stop_source {
     void request_stop() noexcept {}
@@ -39,14 +40,16 @@ public:
     }())::type;
 
     template <class G, class... A>
-    explicit bound_call(G&& f, A&&... args) : m_function(std::forward<G>(f)), m_arguments(std::forward<A>(args)...) {}
+    explicit bound_call(G&& f, A&&... args)
+        : m_function(std::forward<G>(f)), m_arguments(std::forward<A>(args)...) {}
 
     /// Calls the function once, moving the stored arguments into it.
     result_type operator()() {
         return std::apply(
             [this](Args&... args) -> result_type {
                 if constexpr (takes_stop_token) {
-                    return std::invoke(std::move(m_function), m_stop.get_token(), std::move(args)...);
+                    return std::invoke(std::move(m_function), m_stop.get_token(),
+                                       std::move(args)...);
                 } else {
                     return std::invoke(std::move(m_function), std::move(args)...);
                 }
@@ -60,7 +63,8 @@ public:
 private:
     F m_function;
     std::tuple<Args...> m_arguments;
-    [[no_unique_address]] std::conditional_t<takes_stop_token, std::stop_source, no_stop_source> m_stop;
+    [[no_unique_address]] std::conditional_t<takes_stop_token, std::stop_source, no_stop_source>
+        m_stop;
 };
 
 } // namespace unblock::detail

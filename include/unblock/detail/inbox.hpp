@@ -48,7 +48,8 @@ public:
     /// be checking m_sleeping or notifying.
     void drain_posters() const noexcept {
         // acquire: pairs with the posters' release decrement.
-        while (m_posting.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+        while (m_posting.load(std::memory_order_acquire) != 0)
+            std::this_thread::yield();
     }
 
     /// Wakes the loop without posting (e.g. to stop it). Any thread.

@@ -46,7 +46,8 @@ class node_fifo {
 public:
     node_fifo() noexcept = default;
     node_fifo(node_fifo&& other) noexcept
-        : m_head(std::exchange(other.m_head, nullptr)), m_tail(std::exchange(other.m_tail, nullptr)) {}
+        : m_head(std::exchange(other.m_head, nullptr)),
+          m_tail(std::exchange(other.m_tail, nullptr)) {}
     node_fifo& operator=(node_fifo&& other) noexcept {
         m_head = std::exchange(other.m_head, nullptr);
         m_tail = std::exchange(other.m_tail, nullptr);

@@ -22,7 +22,9 @@ namespace unblock::detail {
 
 /// Something that can post a finished operation back to its loop (the event_loop).
 template <class Loop>
-concept posting_loop = requires(Loop& loop, loop_node* node) { loop.post_threadsafe(node); };
+concept posting_loop = requires(Loop& loop, loop_node* node) {
+    loop.post_threadsafe(node);
+};
 
 /// An operation on a `thread_pool_executor`: the node is queued intrusively
 /// and can be withdrawn while it waits.
@@ -46,7 +48,8 @@ public:
         return false;
     }
 
-    /// Withdraws the call if it has not started; on success it never runs and no completion is posted.
+    /// Withdraws the call if it has not started; on success it never runs and no completion is
+    /// posted.
     bool withdraw() noexcept { return m_pool->withdraw(this); }
 
     /// Requests the call's stop token (if it takes one). Thread-safe.
@@ -97,13 +100,16 @@ public:
     template <class Executor>
     bool start(Executor& executor, Loop& loop) {
         m_loop = &loop;
-        // relaxed: nothing is shared yet; execute() publishes the operation to the executor's thread.
+        // relaxed: nothing is shared yet; execute() publishes the operation to the executor's
+        // thread.
         m_references.store(1, std::memory_order_relaxed); // start()'s own reference
         try {
             executor.execute(thunk(this));
         } catch (...) {
-            if (!drop_copy()) return false; // a copy survived the throw and may still run: wait for it
-            if (!m_started.load(std::memory_order_relaxed)) throw; // nothing will run: the caller gets the error
+            if (!drop_copy())
+                return false; // a copy survived the throw and may still run: wait for it
+            if (!m_started.load(std::memory_order_relaxed))
+                throw;   // nothing will run: the caller gets the error
             return true; // it ran inline, then execute threw: the result stands
         }
         if (!drop_copy()) return false;
@@ -127,11 +133,13 @@ private:
         thunk(const thunk& other) noexcept : m_op(other.m_op) { m_op->add_copy(); }
         thunk& operator=(const thunk&) = delete;
         ~thunk() {
-            if (m_op->drop_copy()) m_op->finish(); // the last reference: nobody else touches the operation
+            if (m_op->drop_copy())
+                m_op->finish(); // the last reference: nobody else touches the operation
         }
         void operator()() const noexcept {
             // acq_rel: a second call of another copy must not run the work again.
-            if (!m_op->m_started.exchange(true, std::memory_order_acq_rel)) store_result(m_op->m_result, m_op->m_call);
+            if (!m_op->m_started.exchange(true, std::memory_order_acq_rel))
+                store_result(m_op->m_result, m_op->m_call);
         }
 
     private:
@@ -139,10 +147,12 @@ private:
     };
 
     void add_copy() noexcept {
-        // relaxed: a new copy is made from one that holds a reference, so the count cannot reach zero meanwhile.
+        // relaxed: a new copy is made from one that holds a reference, so the count cannot reach
+        // zero meanwhile.
         m_references.fetch_add(1, std::memory_order_relaxed);
     }
-    /// Drops a reference; true if it was the last. acq_rel: the last one sees every other copy's writes.
+    /// Drops a reference; true if it was the last. acq_rel: the last one sees every other copy's
+    /// writes.
     bool drop_copy() noexcept { return m_references.fetch_sub(1, std::memory_order_acq_rel) == 1; }
 
     /// The last copy is gone: post the completion.

@@ -20,7 +20,9 @@ public:
     void set_value(U&& value) {
         m_outcome.template emplace<1>(std::forward<U>(value));
     }
-    void set_exception(std::exception_ptr error) noexcept { m_outcome.template emplace<2>(std::move(error)); }
+    void set_exception(std::exception_ptr error) noexcept {
+        m_outcome.template emplace<2>(std::move(error));
+    }
 
     [[nodiscard]] bool empty() const noexcept { return m_outcome.index() == 0; }
     [[nodiscard]] bool has_exception() const noexcept { return m_outcome.index() == 2; }
@@ -51,7 +53,9 @@ template <class T>
 class result_slot<T&> {
 public:
     void set_value(T& value) noexcept { m_inner.set_value(std::addressof(value)); }
-    void set_exception(std::exception_ptr error) noexcept { m_inner.set_exception(std::move(error)); }
+    void set_exception(std::exception_ptr error) noexcept {
+        m_inner.set_exception(std::move(error));
+    }
     [[nodiscard]] bool empty() const noexcept { return m_inner.empty(); }
     [[nodiscard]] bool has_exception() const noexcept { return m_inner.has_exception(); }
     [[nodiscard]] std::exception_ptr exception() const noexcept { return m_inner.exception(); }

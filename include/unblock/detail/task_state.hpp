@@ -4,7 +4,9 @@
 #pragma once
 
 #include <coroutine>
+#include <cstdint>
 #include <exception>
+#include <memory>
 #include <string>
 #include <type_traits>
 
@@ -73,22 +75,28 @@ public:
         return true;
     }
 
+    /// "task-N" unless create_task was given a name (formatted only when asked for).
+    [[nodiscard]] std::string name() const {
+        return m_given_name ? *m_given_name : "task-" + std::to_string(m_id);
+    }
+
     event_loop* m_loop = nullptr;
-    std::string m_name;
+    std::uint64_t m_id = 0;                    ///< N of "task-N": creation order on its loop
+    std::unique_ptr<std::string> m_given_name; ///< only named tasks pay for a string
 
     cancel_hook* m_waiting_on = nullptr;
     bool m_cancel_pending = false;   ///< cancel() came while not in a cancellable wait
     bool m_cancel_requested = false; ///< cancel() was ever called
 
     bool m_done = false;
-    bool m_cancelled = false;        ///< finished by cancelled_error
-    bool m_detached = false;         ///< its join_handle is gone
+    bool m_cancelled = false; ///< finished by cancelled_error
+    bool m_detached = false;  ///< its join_handle is gone
     bool m_exception_retrieved = false;
-    std::exception_ptr m_exception;  ///< how it failed, if it did
+    std::exception_ptr m_exception; ///< how it failed, if it did
 
     completion_listener* m_listener = nullptr;
 
-    task_state* m_prev = nullptr;    ///< the loop's list of live tasks
+    task_state* m_prev = nullptr; ///< the loop's list of live tasks
     task_state* m_next = nullptr;
 };
 

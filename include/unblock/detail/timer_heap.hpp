@@ -21,8 +21,8 @@ struct timer_node : loop_node {
     [[nodiscard]] bool queued() const noexcept { return m_heap_index != not_queued; }
 
     std::chrono::steady_clock::time_point m_deadline{};
-    std::uint64_t m_sequence = 0;            ///< breaks ties: equal deadlines fire in scheduling order
-    std::size_t m_heap_index = not_queued;   ///< where the node sits, for O(log n) removal
+    std::uint64_t m_sequence = 0; ///< breaks ties: equal deadlines fire in scheduling order
+    std::size_t m_heap_index = not_queued; ///< where the node sits, for O(log n) removal
 };
 
 /// Min-heap ordered by (deadline, sequence). Each node knows its index, so a

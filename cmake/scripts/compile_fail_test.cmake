@@ -1,0 +1,46 @@
+# cmake -DBUILD_DIR=... -DTARGET=... -DSOURCE=... -DCONFIG=... -P compile_fail_test.cmake
+#
+# A build-failure test passes only if building TARGET (whose one source is
+# SOURCE) FAILS and the compiler output matches the regex on SOURCE's first
+# line:   // expect-error: <CMake regex>
+# A file that compiles, or that fails for another reason, fails the test.
+
+cmake_policy(VERSION 3.21)
+
+file(READ "${SOURCE}" head LIMIT 4096)
+string(REGEX MATCH "^[^\n]*" first_line "${head}")
+string(REGEX REPLACE "[ \t\r]+$" "" first_line "${first_line}")
+if(NOT first_line MATCHES "^// expect-error: (.+)$")
+    message(FATAL_ERROR
+        "${SOURCE}: the first line must be `// expect-error: <regex>` naming the "
+        "diagnostic the compile is expected to fail with; it is: '${first_line}'")
+endif()
+set(expected "${CMAKE_MATCH_1}")
+
+set(config_args)
+if(CONFIG)
+    set(config_args --config "${CONFIG}")
+endif()
+execute_process(
+    COMMAND "${CMAKE_COMMAND}" --build "${BUILD_DIR}" --target "${TARGET}" ${config_args}
+    RESULT_VARIABLE result
+    OUTPUT_VARIABLE output
+    ERROR_VARIABLE output)
+
+if(result EQUAL 0)
+    message(FATAL_ERROR
+        "${SOURCE} compiled, but it must fail with an error matching: ${expected}\n"
+        "(If it compiled earlier, ninja/make may report it up to date: touch it to rebuild.)\n"
+        "${output}")
+endif()
+
+# Match against the diagnostics only, not the echoed compiler command line
+# (which contains the file name).
+string(REGEX REPLACE "[^\n]* -c [^\n]*" "" diagnostics "${output}")
+string(REGEX REPLACE "FAILED: [^\n]*" "" diagnostics "${diagnostics}")
+if(NOT diagnostics MATCHES "${expected}")
+    message(FATAL_ERROR
+        "${SOURCE} failed to compile, but not with the expected error.\n"
+        "Expected a match for: ${expected}\nCompiler output:\n${output}")
+endif()
+message(STATUS "${SOURCE}: failed to compile as expected (matched: ${CMAKE_MATCH_0})")
