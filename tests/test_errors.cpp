@@ -37,7 +37,8 @@ TEST_CASE("remote_error copies without throwing", "[errors]") {
     STATIC_REQUIRE(std::is_nothrow_copy_constructible_v<unblock::remote_error>);
     STATIC_REQUIRE(std::is_nothrow_copy_assignable_v<unblock::remote_error>);
     const unblock::remote_error original("my::error", "it broke");
-    const unblock::remote_error copy = original; // NOLINT(performance-unnecessary-copy-initialization)
+    const unblock::remote_error copy =
+        original; // NOLINT(performance-unnecessary-copy-initialization)
     CHECK(copy.type_name() == "my::error");
     CHECK(&copy.type_name() == &original.type_name()); // shared, not copied
 }

@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <latch>
+#include <memory>
 #include <new>
 
 namespace {
@@ -47,6 +49,18 @@ void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 using unblock::task;
 
+/// Makes a 2-worker pool the default executor, with both threads started (two
+/// calls that wait for each other), so no thread starts during a measurement.
+task<std::shared_ptr<unblock::thread_pool_executor>> use_warm_pool() {
+    auto pool = std::make_shared<unblock::thread_pool_executor>(2);
+    unblock::get_running_loop().set_default_executor(pool);
+    std::latch both(2);
+    auto first = unblock::create_task(unblock::to_thread([&] { both.arrive_and_wait(); }));
+    co_await unblock::to_thread([&] { both.arrive_and_wait(); });
+    co_await first;
+    co_return pool;
+}
+
 TEST_CASE("the counting operator new sees allocations", "[offload][allocations]") {
     allocation_counter counter;
     auto* p = new int(3);
@@ -56,14 +70,17 @@ TEST_CASE("the counting operator new sees allocations", "[offload][allocations]"
 
 TEST_CASE("co_await to_thread allocates nothing in steady state", "[offload][allocations]") {
     auto body = []() -> task<long> {
+        auto pool = co_await use_warm_pool();
         int sum = 0;
         for (int i = 0; i < 1'000; ++i)
-            sum += co_await unblock::to_thread([](int v) { return v; }, 1); // warm-up
+            sum += co_await unblock::to_thread([](int v) { return v; }, 1);
+
         allocation_counter counter;
         for (int i = 0; i < 10'000; ++i)
             sum += co_await unblock::to_thread([](int v) { return v; }, 1);
         const long allocations = counter.count();
         CHECK(sum == 11'000);
+        CHECK(pool->stats().threads == 2);
         co_return allocations;
     };
     CHECK(unblock::run(body()) == 0);
@@ -71,12 +88,15 @@ TEST_CASE("co_await to_thread allocates nothing in steady state", "[offload][all
 
 TEST_CASE("to_thread with a stop token allocates only its stop state", "[offload][allocations]") {
     auto body = []() -> task<long> {
+        auto pool = co_await use_warm_pool();
         for (int i = 0; i < 100; ++i)
             co_await unblock::to_thread([](std::stop_token) {});
         allocation_counter counter;
         for (int i = 0; i < 1'000; ++i)
             co_await unblock::to_thread([](std::stop_token) {});
-        co_return counter.count();
+        const long allocations = counter.count();
+        CHECK(pool->stats().threads == 2);
+        co_return allocations;
     };
     CHECK(unblock::run(body()) == 1'000); // one std::stop_source each, nothing else
 }
