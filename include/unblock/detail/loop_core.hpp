@@ -597,7 +597,10 @@ inline task<> event_loop::shutdown_default_executor() {
     m_default_executor_closed = true;
     std::shared_ptr<thread_pool_executor> pool = std::move(m_default_executor);
     if (!pool) co_return;
-    co_await detail::dedicated_thread_awaiter([pool] { pool->shutdown(true); });
+    // A named awaiter: GCC 12 destroys some temporaries of a co_await
+    // full-expression twice (a lambda converted to std::function here).
+    detail::dedicated_thread_awaiter joining([pool] { pool->shutdown(true); });
+    co_await joining;
 }
 
 } // namespace unblock
