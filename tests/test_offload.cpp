@@ -199,10 +199,12 @@ TEST_CASE("cancelling a task whose call is queued withdraws the call: it never r
             started.count_down();
             release.wait();
         }));
-        co_await unblock::sleep(0s);
-        started.wait(); // the only worker is busy
+        // Wait (off the loop thread) until the only worker is busy.
+        unblock::thread_pool_executor waiter(1);
+        co_await unblock::run_in_executor(waiter, [&] { started.wait(); });
         auto queued = unblock::create_task(unblock::to_thread([&] { queued_ran = true; }));
-        co_await unblock::sleep(0s); // `queued` submitted its call
+        co_await unblock::sleep(0s); // `queued` submits its call...
+        co_await unblock::sleep(0s); // ...which reaches the pool at the end of that iteration
         CHECK(pool->stats().queued == 1);
         queued.cancel();
         CHECK_THROWS_AS(co_await queued,
@@ -214,6 +216,25 @@ TEST_CASE("cancelling a task whose call is queued withdraws the call: it never r
     unblock::run(body());
     pool->shutdown(true);
     CHECK_FALSE(queued_ran);
+}
+
+TEST_CASE(
+    "cancelling a task in the iteration it submitted its call withdraws it before the pool sees it",
+    "[offload][cancel]") {
+    auto pool = std::make_shared<unblock::thread_pool_executor>(1);
+    std::atomic<bool> ran{false};
+    auto body = [&]() -> task<> {
+        unblock::get_running_loop().set_default_executor(pool);
+        auto caller = unblock::create_task(unblock::to_thread([&] { ran = true; }));
+        co_await unblock::sleep(0s); // `caller` runs first in this iteration and submits its call
+        caller.cancel();             // still in the loop's hand-over list
+        CHECK_THROWS_AS(co_await caller, unblock::cancelled_error);
+        co_await unblock::to_thread(
+            [] {}); // FIFO: had the call been queued, it would have run by now
+    };
+    unblock::run(body());
+    CHECK_FALSE(ran);
+    CHECK(pool->stats().completed == 1);
 }
 
 TEST_CASE("cancelling a running call requests its stop token and resumes only after it returned",

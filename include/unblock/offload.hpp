@@ -144,6 +144,10 @@ private:
 /// the awaiting task is cancelled. Throws `executor_shutdown_error` after
 /// `shutdown_default_executor()`.
 ///
+/// The call reaches the pool at the end of the loop iteration in which it is
+/// awaited, together with everything else submitted in that iteration (one
+/// lock for all of them). Never block the loop thread waiting for it.
+///
 ///     std::string text = co_await unblock::to_thread(read_file, path);
 template <class F, class... Args>
 auto to_thread(F&& f, Args&&... args) {
@@ -190,7 +194,8 @@ auto event_loop::run_in_executor(Executor&& executor, F&& f, Args&&... args) {
             pool = &executor;
         }
         thread_pool_executor& target = pool ? *pool : default_executor();
-        auto* state = new detail::future_operation<detail::pool_operation<call>>(
+        auto* state = new detail::future_operation<
+            detail::pool_operation<call, detail::submission::immediate>>(
             call(std::forward<F>(f), std::forward<Args>(args)...));
         return detail::start_future<result>(*this, state, target);
     } else {

@@ -9,8 +9,12 @@
 ///   watching an atomic queue length, then sleeps on a condition variable. At
 ///   most one worker spins at a time, so an idle pool burns at most one core
 ///   for 50 µs after its last job and nothing after that.
-/// - The submitter wakes a sleeping worker only when the queue holds more work
-///   than the spinner will take.
+/// - The loop hands over everything its tasks submitted with `to_thread` in one
+///   iteration under a single lock (`post_batch`), so a burst of 100,000
+///   offloads costs one lock on the loop side, not 100,000 contended ones.
+/// - Every idle worker (starting, spinning or sleeping) will take one item;
+///   threads start only for the rest, and a sleeper is woken only when the
+///   queue holds more work than the spinner will take.
 /// - The completion goes back through the loop's lock-free inbox, and the loop
 ///   spins briefly before parking while offloaded work is in flight (see
 ///   event_loop), so a quick call returns without either thread sleeping.
@@ -71,7 +75,7 @@ public:
     work_queue m_queue;                             // guarded by m_mutex
     std::vector<std::shared_ptr<worker>> m_workers; // guarded by m_mutex
     std::size_t m_threads = 0;                      // live workers; guarded
-    std::size_t m_idle = 0;       // workers waiting for work (spinning or sleeping); guarded
+    std::size_t m_idle = 0; // workers not running an item (starting, spinning, sleeping); guarded
     std::size_t m_sleeping = 0;   // guarded
     bool m_spinning = false;      // guarded
     bool m_shutdown = false;      // guarded
@@ -81,6 +85,10 @@ public:
     /// Queue length for the spinner. relaxed: a hint only; the item itself is
     /// taken under the mutex, which orders its contents.
     std::atomic<std::size_t> m_queued_hint{0};
+    /// Set once the pool accepts no more work (shutdown or broken), so the
+    /// loop can refuse work without taking the mutex. relaxed: a hint; post()
+    /// re-checks under the mutex.
+    std::atomic<bool> m_closed_hint{false};
     /// Work finished, for stats(). relaxed: a counter nothing synchronises on.
     std::atomic<std::size_t> m_completed{0};
 
@@ -154,6 +162,20 @@ public:
     /// Queues an intrusive item (what the library's awaiters use: no allocation).
     /// Throws `executor_shutdown_error` or `broken_executor_error`.
     void post(detail::work_item* item);
+
+    /// Queues every item of `items` under one lock (how the loop hands over
+    /// what it submitted during one iteration). If the pool no longer accepts
+    /// work, each item is abandoned with the reason instead; never throws.
+    void post_batch(detail::work_queue& items) noexcept;
+
+    /// Throws `executor_shutdown_error` or `broken_executor_error` if the pool
+    /// accepts no more work. Cheap (one relaxed load) while it does.
+    void throw_if_closed() const {
+        if (!m_state->m_closed_hint.load(std::memory_order_relaxed)) return;
+        std::lock_guard lock(m_state->m_mutex);
+        if (m_state->m_broken) std::rethrow_exception(m_state->m_broken);
+        if (m_state->m_shutdown) throw executor_shutdown_error();
+    }
 
     /// Removes `item` if no worker has taken it yet; returns whether it did.
     /// The item's run and abandon functions are then never called.
@@ -260,6 +282,8 @@ private:
     }
 
     static void start_worker(const std::shared_ptr<detail::thread_pool_state>& state);
+    static std::size_t balance_workers(const std::shared_ptr<detail::thread_pool_state>& state);
+    static void wake_sleepers(detail::thread_pool_state& s, std::size_t count) noexcept;
     static void worker_main(std::shared_ptr<detail::thread_pool_state> state,
                             std::shared_ptr<detail::thread_pool_state::worker> self,
                             std::size_t index);
@@ -272,21 +296,59 @@ private:
 
 inline void thread_pool_executor::post(detail::work_item* item) {
     detail::thread_pool_state& s = *m_state;
-    bool notify = false;
+    // Notify under the lock: once it is released, the item may already have
+    // run and destroyed the pool (and the state) from its worker.
+    std::lock_guard lock(s.m_mutex);
+    if (s.m_broken) std::rethrow_exception(s.m_broken);
+    if (s.m_shutdown) throw executor_shutdown_error();
+    s.m_queue.push_back(item);
+    wake_sleepers(s, balance_workers(m_state));
+}
+
+inline void thread_pool_executor::post_batch(detail::work_queue& items) noexcept {
+    detail::thread_pool_state& s = *m_state;
+    std::exception_ptr refused;
     {
-        std::lock_guard lock(s.m_mutex);
-        if (s.m_broken) std::rethrow_exception(s.m_broken);
-        if (s.m_shutdown) throw executor_shutdown_error();
-        s.m_queue.push_back(item);
-        const std::size_t queued = s.m_queue.size();
-        s.m_queued_hint.store(queued, std::memory_order_relaxed);
-        if (queued > s.m_idle && s.m_threads < s.m_max_workers) {
-            start_worker(m_state); // no idle worker will take it: start one
-        } else if (queued > (s.m_spinning ? 1u : 0u) && s.m_sleeping > 0) {
-            notify = true; // more work than the spinner will take: wake a sleeper
+        std::lock_guard lock(s.m_mutex); // notified under it, as in post()
+        if (s.m_broken) {
+            refused = s.m_broken;
+        } else if (s.m_shutdown) {
+            refused = std::make_exception_ptr(executor_shutdown_error());
+        } else {
+            s.m_queue.splice_back(items);
+            std::size_t wake = s.m_sleeping; // if no thread can start, wake every sleeper
+            try {
+                wake = balance_workers(m_state);
+            } catch (...) {
+            }
+            wake_sleepers(s, wake);
         }
     }
-    if (notify) s.m_work_available.notify_one();
+    if (refused) abandon_all(items, refused);
+}
+
+inline std::size_t
+thread_pool_executor::balance_workers(const std::shared_ptr<detail::thread_pool_state>& state) {
+    // Called with the mutex held, after queueing. Every idle worker (starting,
+    // spinning or sleeping) will take one item; start threads for the rest, up
+    // to max_workers, and say how many sleepers must be woken.
+    detail::thread_pool_state& s = *state;
+    const std::size_t queued = s.m_queue.size();
+    s.m_queued_hint.store(queued, std::memory_order_relaxed);
+    while (queued > s.m_idle && s.m_threads < s.m_max_workers)
+        start_worker(state);
+    const std::size_t awake_takers = s.m_spinning ? 1u : 0u;
+    return queued > awake_takers ? std::min(queued - awake_takers, s.m_sleeping) : 0;
+}
+
+inline void thread_pool_executor::wake_sleepers(detail::thread_pool_state& s,
+                                                std::size_t count) noexcept {
+    if (count >= s.m_max_workers) {
+        s.m_work_available.notify_all();
+    } else {
+        for (std::size_t i = 0; i < count; ++i)
+            s.m_work_available.notify_one();
+    }
 }
 
 inline void
@@ -306,6 +368,7 @@ thread_pool_executor::start_worker(const std::shared_ptr<detail::thread_pool_sta
     record->thread = std::thread(&worker_main, state, record, index);
     workers.push_back(std::move(record));
     ++state->m_threads;
+    ++state->m_idle; // it takes work as soon as it runs
 }
 
 inline void
@@ -339,8 +402,10 @@ thread_pool_executor::worker_main(std::shared_ptr<detail::thread_pool_state> sta
             {
                 std::lock_guard lock(s.m_mutex);
                 if (!s.m_broken) s.m_broken = reason;
-                std::swap(abandoned, s.m_queue);
+                abandoned.splice_back(s.m_queue);
                 s.m_queued_hint.store(0, std::memory_order_relaxed);
+                s.m_closed_hint.store(true, std::memory_order_relaxed);
+                --s.m_idle;
                 --s.m_threads;
                 self->exited = true;
             }
@@ -354,15 +419,16 @@ thread_pool_executor::worker_main(std::shared_ptr<detail::thread_pool_state> sta
     for (;;) {
         if (detail::work_item* item = s.m_queue.pop_front()) {
             s.m_queued_hint.store(s.m_queue.size(), std::memory_order_relaxed);
+            --s.m_idle;
             lock.unlock();
             item->m_run_work(item);
             s.m_completed.fetch_add(1, std::memory_order_relaxed);
             lock.lock();
+            ++s.m_idle;
             continue;
         }
         if (s.m_shutdown || s.m_broken) break;
 
-        ++s.m_idle;
         if (!s.m_spinning && s.m_idle_spin > clock::duration::zero()) {
             // Spin briefly: the next item usually arrives within microseconds.
             s.m_spinning = true;
@@ -372,19 +438,16 @@ thread_pool_executor::worker_main(std::shared_ptr<detail::thread_pool_state> sta
                 s.m_idle_spin);
             lock.lock();
             s.m_spinning = false;
-            if (!s.m_queue.empty() || s.m_shutdown) {
-                --s.m_idle;
-                continue;
-            }
+            if (!s.m_queue.empty() || s.m_shutdown) continue;
         }
         ++s.m_sleeping;
         const bool woken = s.m_work_available.wait_for(lock, s.m_idle_timeout, [&s] {
             return !s.m_queue.empty() || s.m_shutdown || s.m_broken;
         });
         --s.m_sleeping;
-        --s.m_idle;
         if (!woken) break; // idle for idle_timeout: exit; a new worker starts when needed
     }
+    --s.m_idle;
     --s.m_threads;
     self->exited = true;
 }
@@ -402,8 +465,9 @@ inline void thread_pool_executor::shutdown(bool wait, bool cancel_futures) {
     {
         std::lock_guard lock(s.m_mutex);
         s.m_shutdown = true;
+        s.m_closed_hint.store(true, std::memory_order_relaxed);
         if (cancel_futures) {
-            std::swap(abandoned, s.m_queue);
+            abandoned.splice_back(s.m_queue);
             s.m_queued_hint.store(0, std::memory_order_relaxed);
         }
         if (wait) workers.swap(s.m_workers);

@@ -11,6 +11,7 @@
 #include "spin.hpp"
 #include "task_state.hpp"
 #include "timer_heap.hpp"
+#include "work_item.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -217,6 +218,18 @@ public:
     /// `to_thread` calls throw `executor_shutdown_error`.
     task<> shutdown_default_executor();
 
+    /// Queues `item` on `pool` at the end of this iteration: everything a
+    /// round of tasks submits is handed over under one lock. Loop thread.
+    void defer_work(thread_pool_executor& pool, detail::work_item* item) noexcept {
+        if (m_deferred_pool != &pool) flush_deferred_work();
+        m_deferred_pool = &pool;
+        m_deferred_work.push_back(item);
+    }
+    /// Takes back an item not yet handed to its pool; returns whether it was here.
+    bool withdraw_deferred_work(detail::work_item* item) noexcept {
+        return m_deferred_work.remove(item);
+    }
+
     /// Offloaded calls whose completion has not reached the loop yet. The
     /// offload awaiters count themselves in and out (loop thread).
     void begin_offload() noexcept { ++m_offloads_in_flight; }
@@ -314,7 +327,15 @@ private:
     std::size_t m_unfinished_tasks = 0;
     std::size_t m_tasks_created = 0;
 
+    void flush_deferred_work() noexcept {
+        if (m_deferred_pool == nullptr) return;
+        m_deferred_pool->post_batch(m_deferred_work);
+        m_deferred_pool = nullptr;
+    }
+
     std::size_t m_offloads_in_flight = 0;
+    detail::work_queue m_deferred_work; ///< submitted during this iteration, for m_deferred_pool
+    thread_pool_executor* m_deferred_pool = nullptr;
     std::shared_ptr<thread_pool_executor> m_default_executor;
     bool m_default_executor_closed = false;
 
@@ -384,6 +405,7 @@ inline void event_loop::run_once() {
             m_ready.push_back(m_timers.pop());
     }
     if (m_ready.empty()) {
+        flush_deferred_work();
         if (m_offloads_in_flight > 0 &&
             detail::spin_until([this] { return m_inbox.has_posts(); }, m_options.offload_spin)) {
             return; // a completion arrived while spinning
@@ -397,6 +419,7 @@ inline void event_loop::run_once() {
     detail::node_fifo batch = std::move(m_ready);
     while (detail::loop_node* node = batch.pop_front())
         run_node(node);
+    flush_deferred_work();
 }
 
 inline void event_loop::run_node(detail::loop_node* node) noexcept {

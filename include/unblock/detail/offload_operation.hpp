@@ -26,12 +26,21 @@ concept posting_loop = requires(Loop& loop, loop_node* node) {
     loop.post_threadsafe(node);
 };
 
+/// When a pool operation reaches its pool.
+enum class submission {
+    /// At the end of the loop iteration, with everything else submitted in it,
+    /// under one lock (to_thread: the awaiting coroutine is suspended anyway).
+    end_of_iteration,
+    /// At once (run_in_executor: asyncio submits before it returns).
+    immediate,
+};
+
 /// An operation on a `thread_pool_executor`: the node is queued intrusively
 /// and can be withdrawn while it waits.
 ///
 /// The owner sets the loop node's function (what "complete" means for it) and
 /// keeps the operation alive until that function has run on the loop.
-template <class Call, class Loop = event_loop>
+template <class Call, submission When = submission::end_of_iteration, class Loop = event_loop>
 class pool_operation : public work_item, public loop_node {
 public:
     using result_type = typename Call::result_type;
@@ -44,13 +53,20 @@ public:
     bool start(thread_pool_executor& pool, Loop& loop) {
         m_loop = &loop;
         m_pool = &pool;
-        pool.post(this);
+        if constexpr (When == submission::immediate) {
+            pool.post(this);
+        } else {
+            pool.throw_if_closed();
+            loop.defer_work(pool, this);
+        }
         return false;
     }
 
     /// Withdraws the call if it has not started; on success it never runs and no completion is
     /// posted.
-    bool withdraw() noexcept { return m_pool->withdraw(this); }
+    bool withdraw() noexcept {
+        return m_loop->withdraw_deferred_work(this) || m_pool->withdraw(this);
+    }
 
     /// Requests the call's stop token (if it takes one). Thread-safe.
     void request_stop() noexcept { m_call.request_stop(); }

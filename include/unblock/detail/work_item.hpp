@@ -2,6 +2,7 @@
 /// The intrusive node a thread pool queues: it lives in the awaiter that submits it.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <exception>
 
@@ -23,9 +24,12 @@ struct work_item {
 
     run_fn m_run_work;
     abandon_fn m_abandon_work;
-    work_item* m_next_work = nullptr; ///< queue links, guarded by the pool's mutex
+    work_item* m_next_work = nullptr; ///< queue links, guarded by the queue owner
     work_item* m_prev_work = nullptr;
-    bool m_in_queue = false;
+    /// The work_queue holding the item, if any. Each queue has its own owner
+    /// (the loop, or the pool's mutex), and a queue only asks "is it me?", so a
+    /// relaxed atomic suffices: no other queue can ever store that address.
+    std::atomic<const void*> m_queue{nullptr};
 };
 
 /// A FIFO of work items with O(1) removal from the middle (for withdrawal).
@@ -44,8 +48,25 @@ public:
             m_head = item;
         }
         m_tail = item;
-        item->m_in_queue = true;
+        item->m_queue.store(this, std::memory_order_relaxed);
         ++m_size;
+    }
+
+    /// Moves every item of `other` to the back of this queue, keeping order.
+    void splice_back(work_queue& other) noexcept {
+        for (work_item* item = other.m_head; item; item = item->m_next_work)
+            item->m_queue.store(this, std::memory_order_relaxed);
+        if (other.empty()) return;
+        if (m_tail) {
+            m_tail->m_next_work = other.m_head;
+            other.m_head->m_prev_work = m_tail;
+        } else {
+            m_head = other.m_head;
+        }
+        m_tail = other.m_tail;
+        m_size += other.m_size;
+        other.m_head = other.m_tail = nullptr;
+        other.m_size = 0;
     }
 
     [[nodiscard]] work_item* pop_front() noexcept {
@@ -56,7 +77,7 @@ public:
 
     /// Removes `item` if it is queued here; returns whether it was.
     bool remove(work_item* item) noexcept {
-        if (!item->m_in_queue) return false;
+        if (item->m_queue.load(std::memory_order_relaxed) != this) return false;
         if (item->m_prev_work) {
             item->m_prev_work->m_next_work = item->m_next_work;
         } else {
@@ -68,7 +89,7 @@ public:
             m_tail = item->m_prev_work;
         }
         item->m_next_work = item->m_prev_work = nullptr;
-        item->m_in_queue = false;
+        item->m_queue.store(nullptr, std::memory_order_relaxed);
         --m_size;
         return true;
     }
