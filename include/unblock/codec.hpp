@@ -1,0 +1,436 @@
+/// \file codec.hpp
+/// `codec<T>`: how a value crosses the process boundary of a
+/// `process_pool_executor`.
+///
+/// A codec turns a `T` into bytes appended to a `byte_writer` and reads it back
+/// from a `byte_reader`. Both ends run the same program image on the same
+/// machine, so the wire format is native (host byte order, native sizes); it
+/// is not meant for storage or the network.
+///
+/// Built in: trivially copyable types that hold no pointers, `std::string`
+/// (any `basic_string` of trivially copyable characters), `std::vector`,
+/// `std::array`, `std::pair`, `std::tuple`, `std::optional`, `std::variant`,
+/// `std::map`, `std::unordered_map`, `std::set`, `std::unordered_set`, nested
+/// in any way. Add your own type by specializing `unblock::codec`:
+///
+///     template <> struct unblock::codec<point> {
+///         static void encode(byte_writer& out, const point& p) {
+///             unblock::encode(out, p.name);
+///             unblock::encode(out, p.x);
+///         }
+///         static point decode(byte_reader& in) {
+///             auto name = unblock::decode<std::string>(in);  // same order
+///             return point{std::move(name), unblock::decode<double>(in)};
+///         }
+///     };
+///
+/// `decode` throws `serialization_error` on truncated or malformed input; an
+/// `encode` or `decode` may throw it too to refuse a value.
+#pragma once
+
+#include "errors.hpp"
+
+#include <array>
+#include <bit>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace unblock {
+
+/// Growable byte buffer that `codec<T>::encode` appends to.
+///
+/// Not thread-safe. Moving out the buffer with `release()` leaves it empty.
+class byte_writer {
+public:
+    byte_writer() = default;
+
+    /// Appends `size` bytes from `data`.
+    void write(const void* data, std::size_t size) {
+        if (size == 0) {
+            return;
+        }
+        const std::size_t old = m_buffer.size();
+        m_buffer.resize(old + size);
+        std::memcpy(m_buffer.data() + old, data, size);
+    }
+
+    /// Appends the object representation of a trivially copyable value.
+    template <class T>
+        requires std::is_trivially_copyable_v<T>
+    void write_raw(const T& value) { write(&value, sizeof(T)); }
+
+    /// Appends an element or byte count (always 64 bits).
+    void write_size(std::size_t n) { write_raw(static_cast<std::uint64_t>(n)); }
+
+    /// Bytes written so far.
+    [[nodiscard]] std::size_t size() const noexcept { return m_buffer.size(); }
+
+    /// The bytes written so far.
+    [[nodiscard]] std::vector<std::byte>& buffer() noexcept { return m_buffer; }
+
+    /// Takes the bytes out, leaving the writer empty.
+    [[nodiscard]] std::vector<std::byte> release() noexcept { return std::move(m_buffer); }
+
+private:
+    std::vector<std::byte> m_buffer;
+};
+
+/// Read cursor over bytes produced by a `byte_writer`; `codec<T>::decode`
+/// consumes from it.
+///
+/// Does not own the bytes. Every read checks bounds and throws
+/// `serialization_error` instead of reading past the end.
+class byte_reader {
+public:
+    byte_reader(const std::byte* data, std::size_t size) noexcept
+        : m_pos(data), m_end(data + size) {}
+    explicit byte_reader(std::span<const std::byte> bytes) noexcept
+        : byte_reader(bytes.data(), bytes.size()) {}
+
+    /// Copies the next `size` bytes to `out`.
+    void read(void* out, std::size_t size) {
+        require(size);
+        if (size != 0) {
+            std::memcpy(out, m_pos, size);
+        }
+        m_pos += size;
+    }
+
+    /// Reads a trivially copyable value written by `byte_writer::write_raw`.
+    template <class T>
+        requires std::is_trivially_copyable_v<T>
+    [[nodiscard]] T read_raw() {
+        std::array<std::byte, sizeof(T)> bytes;
+        read(bytes.data(), sizeof(T));
+        return std::bit_cast<T>(bytes);
+    }
+
+    /// Reads a count written by `write_size`; throws `serialization_error` if
+    /// `count * min_element_bytes` exceeds what is left (a corrupt count).
+    [[nodiscard]] std::size_t read_size(std::size_t min_element_bytes = 0) {
+        const auto n = read_raw<std::uint64_t>();
+        if (min_element_bytes != 0 && n > remaining() / min_element_bytes) {
+            throw serialization_error("unblock::codec: a decoded length (" + std::to_string(n) +
+                                      ") exceeds the remaining input; encode and decode disagree");
+        }
+        return static_cast<std::size_t>(n);
+    }
+
+    /// Returns a view of the next `size` bytes and skips them.
+    [[nodiscard]] std::span<const std::byte> take(std::size_t size) {
+        require(size);
+        std::span<const std::byte> out(m_pos, size);
+        m_pos += size;
+        return out;
+    }
+
+    /// Bytes not read yet.
+    [[nodiscard]] std::size_t remaining() const noexcept {
+        return static_cast<std::size_t>(m_end - m_pos);
+    }
+
+private:
+    void require(std::size_t size) const {
+        if (size > remaining()) {
+            throw serialization_error(
+                "unblock::codec: truncated input (needed " + std::to_string(size) + " bytes, " +
+                std::to_string(remaining()) + " left); encode and decode disagree");
+        }
+    }
+
+    const std::byte* m_pos;
+    const std::byte* m_end;
+};
+
+/// The wire format of `T`. Unspecialized: `T` cannot cross a process boundary.
+///
+/// A specialization provides
+/// `static void encode(byte_writer&, const T&)` and
+/// `static T decode(byte_reader&)`; `decode` reads exactly what `encode` wrote.
+template <class T>
+struct codec {};
+
+/// A type with a usable `codec<T>`.
+template <class T>
+concept codable = requires(byte_writer& out, const T& value, byte_reader& in) {
+    codec<T>::encode(out, value);
+    { codec<T>::decode(in) } -> std::same_as<T>;
+};
+
+/// Appends `value` to `out` with `codec<T>`.
+template <codable T>
+void encode(byte_writer& out, const T& value) {
+    codec<T>::encode(out, value);
+}
+
+/// Reads a `T` from `in` with `codec<T>`.
+template <codable T>
+[[nodiscard]] T decode(byte_reader& in) {
+    return codec<T>::decode(in);
+}
+
+namespace detail {
+
+template <class T>
+inline constexpr bool codec_is_view = false;
+template <class C, class Tr>
+inline constexpr bool codec_is_view<std::basic_string_view<C, Tr>> = true;
+template <class T, std::size_t N>
+inline constexpr bool codec_is_view<std::span<T, N>> = true;
+template <class T>
+inline constexpr bool codec_is_view<std::reference_wrapper<T>> = true;
+
+/// Trivially copyable and safe to copy byte-wise into another process: no
+/// object pointers and no views (function pointers are fine: same image).
+template <class T>
+concept codec_raw =
+    std::is_trivially_copyable_v<T> && !std::is_member_pointer_v<T> && !codec_is_view<T> &&
+    (!std::is_pointer_v<T> || std::is_function_v<std::remove_pointer_t<T>>);
+
+/// Encodes a contiguous run of elements: one copy when they are raw.
+template <class T>
+void codec_encode_run(byte_writer& out, const T* data, std::size_t n) {
+    if constexpr (codec_raw<T>) {
+        out.write(data, n * sizeof(T));
+    } else {
+        for (std::size_t i = 0; i != n; ++i) {
+            codec<T>::encode(out, data[i]);
+        }
+    }
+}
+
+} // namespace detail
+
+/// Raw bytes of trivially copyable pointer-free types.
+template <class T>
+    requires detail::codec_raw<T>
+struct codec<T> {
+    static void encode(byte_writer& out, const T& value) { out.write_raw(value); }
+    static T decode(byte_reader& in) { return in.read_raw<T>(); }
+};
+
+/// `std::basic_string` of trivially copyable characters: length, then the characters.
+template <class C, class Tr, class A>
+    requires detail::codec_raw<C>
+struct codec<std::basic_string<C, Tr, A>> {
+    using type = std::basic_string<C, Tr, A>;
+    static void encode(byte_writer& out, const type& s) {
+        out.write_size(s.size());
+        out.write(s.data(), s.size() * sizeof(C));
+    }
+    static type decode(byte_reader& in) {
+        const std::size_t n = in.read_size(sizeof(C));
+        type s(n, C{});
+        in.read(s.data(), n * sizeof(C));
+        return s;
+    }
+};
+
+/// `std::vector`: count, then the elements (one copy when they are raw).
+template <class T, class A>
+    requires codable<T>
+struct codec<std::vector<T, A>> {
+    using type = std::vector<T, A>;
+    static void encode(byte_writer& out, const type& v) {
+        if constexpr (std::is_same_v<T, bool>) {
+            out.write_size(v.size());
+            for (const bool b : v) {
+                out.write_raw(static_cast<std::uint8_t>(b));
+            }
+        } else {
+            out.write_size(v.size());
+            detail::codec_encode_run(out, v.data(), v.size());
+        }
+    }
+    static type decode(byte_reader& in) {
+        if constexpr (detail::codec_raw<T> && !std::is_same_v<T, bool>) {
+            const std::size_t n = in.read_size(sizeof(T));
+            type v(n);
+            in.read(v.data(), n * sizeof(T));
+            return v;
+        } else {
+            const std::size_t n = in.read_size();
+            type v;
+            v.reserve(n < in.remaining() ? n : in.remaining());
+            for (std::size_t i = 0; i != n; ++i) {
+                v.push_back(codec<T>::decode(in));
+            }
+            return v;
+        }
+    }
+};
+
+/// `std::array`: the elements (one copy when they are raw).
+template <class T, std::size_t N>
+    requires codable<T>
+struct codec<std::array<T, N>> {
+    using type = std::array<T, N>;
+    static void encode(byte_writer& out, const type& a) {
+        detail::codec_encode_run(out, a.data(), N);
+    }
+    static type decode(byte_reader& in) { return decode_all(in, std::make_index_sequence<N>{}); }
+
+private:
+    template <std::size_t... I>
+    static type decode_all(byte_reader& in, std::index_sequence<I...>) {
+        // Braced initialisation evaluates left to right.
+        return type{{(static_cast<void>(I), codec<T>::decode(in))...}};
+    }
+};
+
+/// `std::pair`: first, then second.
+template <class A, class B>
+    requires codable<A> && codable<B>
+struct codec<std::pair<A, B>> {
+    static void encode(byte_writer& out, const std::pair<A, B>& p) {
+        codec<A>::encode(out, p.first);
+        codec<B>::encode(out, p.second);
+    }
+    static std::pair<A, B> decode(byte_reader& in) {
+        A first = codec<A>::decode(in);
+        return std::pair<A, B>(std::move(first), codec<B>::decode(in));
+    }
+};
+
+/// `std::tuple`: the elements in order.
+template <class... Ts>
+    requires(codable<Ts>&&...)
+struct codec<std::tuple<Ts...>> {
+    static void encode(byte_writer& out, const std::tuple<Ts...>& t) {
+        std::apply([&](const Ts&... items) { (codec<Ts>::encode(out, items), ...); }, t);
+    }
+    static std::tuple<Ts...> decode(byte_reader& in) {
+        static_cast<void>(in);                              // unused for std::tuple<>
+        return std::tuple<Ts...>{codec<Ts>::decode(in)...}; // braces: left to right
+    }
+};
+
+/// `std::optional`: a presence byte, then the value.
+template <class T>
+    requires codable<T>
+struct codec<std::optional<T>> {
+    static void encode(byte_writer& out, const std::optional<T>& o) {
+        out.write_raw(static_cast<std::uint8_t>(o.has_value()));
+        if (o) {
+            codec<T>::encode(out, *o);
+        }
+    }
+    static std::optional<T> decode(byte_reader& in) {
+        if (in.read_raw<std::uint8_t>() == 0) {
+            return std::nullopt;
+        }
+        return std::optional<T>(codec<T>::decode(in));
+    }
+};
+
+/// `std::variant`: the alternative's index, then its value.
+template <class... Ts>
+    requires(codable<Ts>&&...)
+struct codec<std::variant<Ts...>> {
+    using type = std::variant<Ts...>;
+    static void encode(byte_writer& out, const type& v) {
+        if (v.valueless_by_exception()) {
+            throw serialization_error("unblock::codec: cannot encode a valueless std::variant");
+        }
+        out.write_size(v.index());
+        std::visit([&](const auto& item) { unblock::encode(out, item); }, v);
+    }
+    static type decode(byte_reader& in) {
+        const std::size_t index = in.read_size();
+        if (index >= sizeof...(Ts)) {
+            throw serialization_error("unblock::codec: std::variant index out of range");
+        }
+        return decode_at(index, in, std::index_sequence_for<Ts...>{});
+    }
+
+private:
+    template <std::size_t I>
+    static type decode_one(byte_reader& in) {
+        using alt = std::variant_alternative_t<I, type>;
+        return type(std::in_place_index<I>, codec<alt>::decode(in));
+    }
+    template <std::size_t... I>
+    static type decode_at(std::size_t index, byte_reader& in, std::index_sequence<I...>) {
+        using decoder = type (*)(byte_reader&);
+        static constexpr decoder table[] = {&decode_one<I>...};
+        return table[index](in);
+    }
+};
+
+namespace detail {
+
+/// Shared codec of the standard associative containers: count, then the
+/// items (key, then mapped value when `Mapped` is not void).
+template <class Container, class Key, class Mapped>
+struct codec_associative {
+    static void encode(byte_writer& out, const Container& c) {
+        out.write_size(c.size());
+        for (const auto& item : c) {
+            if constexpr (std::is_void_v<Mapped>) {
+                codec<Key>::encode(out, item);
+            } else {
+                codec<Key>::encode(out, item.first);
+                codec<Mapped>::encode(out, item.second);
+            }
+        }
+    }
+    static Container decode(byte_reader& in) {
+        const std::size_t n = in.read_size();
+        Container c;
+        for (std::size_t i = 0; i != n; ++i) {
+            if constexpr (std::is_void_v<Mapped>) {
+                c.insert(c.end(), codec<Key>::decode(in));
+            } else {
+                Key key = codec<Key>::decode(in);
+                c.emplace_hint(c.end(), std::move(key), codec<Mapped>::decode(in));
+            }
+        }
+        return c;
+    }
+};
+
+} // namespace detail
+
+/// `std::map`: count, then (key, value) pairs in order.
+template <class K, class V, class C, class A>
+    requires codable<K> && codable<V>
+struct codec<std::map<K, V, C, A>> : detail::codec_associative<std::map<K, V, C, A>, K, V> {
+};
+
+/// `std::unordered_map`: count, then (key, value) pairs.
+template <class K, class V, class H, class E, class A>
+    requires codable<K> && codable<V>
+struct codec<std::unordered_map<K, V, H, E, A>>
+    : detail::codec_associative<std::unordered_map<K, V, H, E, A>, K, V> {
+};
+
+/// `std::set`: count, then the keys in order.
+template <class K, class C, class A>
+    requires codable<K>
+struct codec<std::set<K, C, A>> : detail::codec_associative<std::set<K, C, A>, K, void> {
+};
+
+/// `std::unordered_set`: count, then the keys.
+template <class K, class H, class E, class A>
+    requires codable<K>
+struct codec<std::unordered_set<K, H, E, A>>
+    : detail::codec_associative<std::unordered_set<K, H, E, A>, K, void> {
+};
+
+} // namespace unblock

@@ -1,0 +1,125 @@
+/// \file detail/process_channel.hpp
+/// `process_channel`: the pool's end of one worker socket, with non-blocking
+/// frame I/O for the pool's poll loop.
+#pragma once
+
+#include "process_fd.hpp"
+#include "process_wire.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include <sys/socket.h>
+
+namespace unblock::detail {
+
+/// The pool's end of a worker socket: sends one frame at a time and
+/// reassembles incoming frames, never blocking and never raising SIGPIPE.
+///
+/// Not thread-safe: used by the pool's I/O thread only.
+class process_channel {
+public:
+    process_channel() = default;
+    explicit process_channel(unique_fd fd) noexcept : m_fd(std::move(fd)) {}
+
+    [[nodiscard]] int fd() const noexcept { return m_fd.get(); }
+
+    /// Closes the socket (the worker sees EOF).
+    void close() noexcept { m_fd.reset(); }
+
+    /// Whether part of `frame` is still to be sent.
+    [[nodiscard]] bool wants_write(const std::vector<std::byte>& frame) const noexcept {
+        return m_sent < frame.size();
+    }
+
+    /// Sends as much of `frame` as the socket takes; once all of it is sent,
+    /// frees it. False if the worker is gone (EPIPE, ECONNRESET, ...).
+    [[nodiscard]] bool write_some(std::vector<std::byte>& frame) noexcept {
+        while (m_sent < frame.size()) {
+            const ssize_t n = ::send(m_fd.get(), frame.data() + m_sent, frame.size() - m_sent,
+                                     MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n > 0) {
+                m_sent += static_cast<std::size_t>(n);
+            } else if (n < 0 && errno == EINTR) {
+                continue;
+            } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                return true;
+            } else {
+                return false;
+            }
+        }
+        std::vector<std::byte>().swap(frame); // free a large frame at once
+        m_sent = 0;
+        return true;
+    }
+
+    /// Reads what is available, up to `budget` bytes (fairness between
+    /// workers), and passes each complete payload to `on_frame`, which returns
+    /// false to stop reading. False on EOF, error or a malformed header.
+    template <class OnFrame>
+    [[nodiscard]] bool read_some(OnFrame&& on_frame, std::size_t budget = std::size_t{16} << 20) {
+        while (budget != 0) {
+            std::byte* target;
+            std::size_t want;
+            if (m_in_payload) {
+                target = m_payload.data() + m_payload_got;
+                want = m_payload.size() - m_payload_got;
+            } else {
+                target = m_header.data() + m_header_got;
+                want = m_header.size() - m_header_got;
+            }
+            const ssize_t n = ::recv(m_fd.get(), target, std::min(want, budget), MSG_DONTWAIT);
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                return true;
+            }
+            if (n <= 0) {
+                return false; // EOF or error: the worker is gone
+            }
+            const auto got = static_cast<std::size_t>(n);
+            budget -= got;
+            if (!m_in_payload) {
+                m_header_got += got;
+                if (m_header_got == m_header.size()) {
+                    std::uint64_t length = 0;
+                    std::memcpy(&length, m_header.data(), sizeof length);
+                    if (length == 0 || length > process_max_frame) {
+                        return false; // protocol violation
+                    }
+                    m_payload.resize(static_cast<std::size_t>(length));
+                    m_payload_got = 0;
+                    m_in_payload = true;
+                }
+            } else {
+                m_payload_got += got;
+                if (m_payload_got == m_payload.size()) {
+                    m_in_payload = false;
+                    m_header_got = 0;
+                    if (!on_frame(std::exchange(m_payload, {}))) {
+                        return true;
+                    }
+                }
+            }
+        }
+        return true;
+    }
+
+private:
+    unique_fd m_fd;
+    std::size_t m_sent = 0; ///< bytes of the current outgoing frame sent
+    std::array<std::byte, process_header_bytes> m_header{};
+    std::size_t m_header_got = 0;
+    std::vector<std::byte> m_payload;
+    std::size_t m_payload_got = 0;
+    bool m_in_payload = false;
+};
+
+} // namespace unblock::detail

@@ -1,0 +1,191 @@
+/// \file detail/process_fd.hpp
+/// POSIX plumbing of the process pool: an owning fd, whole-buffer socket I/O
+/// that never raises SIGPIPE, fd and signal hygiene for freshly forked
+/// processes, and wait-status descriptions.
+///
+/// Functions marked "async-signal-safe" call only async-signal-safe system
+/// calls and touch no heap, so the fork server may use them.
+#pragma once
+
+#include <cerrno>
+#include <csignal>
+#include <cstddef>
+#include <string>
+#include <system_error>
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace unblock::detail {
+
+/// Owns a file descriptor and closes it on destruction. Move-only.
+class unique_fd {
+public:
+    unique_fd() noexcept = default;
+    explicit unique_fd(int fd) noexcept : m_fd(fd) {}
+    unique_fd(unique_fd&& other) noexcept : m_fd(other.release()) {}
+    unique_fd& operator=(unique_fd&& other) noexcept {
+        if (this != &other) {
+            reset(other.release());
+        }
+        return *this;
+    }
+    ~unique_fd() { reset(); }
+
+    [[nodiscard]] int get() const noexcept { return m_fd; }
+    [[nodiscard]] explicit operator bool() const noexcept { return m_fd >= 0; }
+
+    /// Gives up ownership without closing.
+    int release() noexcept {
+        const int fd = m_fd;
+        m_fd = -1;
+        return fd;
+    }
+
+    /// Closes the owned fd (if any) and takes `fd`.
+    void reset(int fd = -1) noexcept {
+        if (m_fd >= 0) {
+            ::close(m_fd);
+        }
+        m_fd = fd;
+    }
+
+private:
+    int m_fd = -1;
+};
+
+/// A `std::system_error` for the current `errno`.
+[[nodiscard]] inline std::system_error process_os_error(const char* what) {
+    return std::system_error(errno, std::generic_category(),
+                             std::string("unblock::process_pool_executor: ") + what);
+}
+
+/// Reads exactly `size` bytes; false on EOF or error. Async-signal-safe.
+[[nodiscard]] inline bool process_read_all(int fd, void* data, std::size_t size) noexcept {
+    auto* p = static_cast<char*>(data);
+    while (size != 0) {
+        const ssize_t n = ::read(fd, p, size);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        p += n;
+        size -= static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+/// Sends exactly `size` bytes on a socket, blocking; false if the peer is gone
+/// or on error. Never raises SIGPIPE (MSG_NOSIGNAL). Async-signal-safe.
+[[nodiscard]] inline bool process_send_all(int fd, const void* data, std::size_t size) noexcept {
+    const auto* p = static_cast<const char*>(data);
+    while (size != 0) {
+        const ssize_t n = ::send(fd, p, size, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        p += n;
+        size -= static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+/// Closes every fd >= `lowest`. Async-signal-safe.
+inline void process_close_fds_from(int lowest) noexcept {
+#if defined(SYS_close_range)
+    if (::syscall(SYS_close_range, static_cast<unsigned>(lowest), ~0U, 0U) == 0) {
+        return;
+    }
+#endif
+    rlimit limit{};
+    rlim_t max = 65536;
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+        max = limit.rlim_cur;
+    }
+    for (rlim_t fd = static_cast<rlim_t>(lowest); fd < max; ++fd) {
+        ::close(static_cast<int>(fd));
+    }
+}
+
+/// Resets every signal to its default disposition and empties the signal
+/// mask, so a forked process does not run handlers its parent installed.
+/// Async-signal-safe.
+inline void process_reset_signals() noexcept {
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    for (int sig = 1; sig < NSIG; ++sig) {
+        if (sig != SIGKILL && sig != SIGSTOP) {
+            ::sigaction(sig, &dfl, nullptr); // EINVAL for reserved signals: fine
+        }
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+/// Sets O_NONBLOCK on `fd`.
+inline void process_set_nonblocking(int fd) {
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        throw process_os_error("fcntl(O_NONBLOCK) failed");
+    }
+}
+
+/// The symbolic name of a signal ("SIGKILL"), or "unknown signal".
+[[nodiscard]] inline const char* process_signal_name(int sig) noexcept {
+    switch (sig) {
+        case SIGHUP: return "SIGHUP";
+        case SIGINT: return "SIGINT";
+        case SIGQUIT: return "SIGQUIT";
+        case SIGILL: return "SIGILL";
+        case SIGTRAP: return "SIGTRAP";
+        case SIGABRT: return "SIGABRT";
+        case SIGBUS: return "SIGBUS";
+        case SIGFPE: return "SIGFPE";
+        case SIGKILL: return "SIGKILL";
+        case SIGUSR1: return "SIGUSR1";
+        case SIGSEGV: return "SIGSEGV";
+        case SIGUSR2: return "SIGUSR2";
+        case SIGPIPE: return "SIGPIPE";
+        case SIGALRM: return "SIGALRM";
+        case SIGTERM: return "SIGTERM";
+        case SIGCHLD: return "SIGCHLD";
+        case SIGCONT: return "SIGCONT";
+        case SIGSTOP: return "SIGSTOP";
+        case SIGTSTP: return "SIGTSTP";
+        case SIGTTIN: return "SIGTTIN";
+        case SIGTTOU: return "SIGTTOU";
+        case SIGURG: return "SIGURG";
+        case SIGXCPU: return "SIGXCPU";
+        case SIGXFSZ: return "SIGXFSZ";
+        case SIGVTALRM: return "SIGVTALRM";
+        case SIGPROF: return "SIGPROF";
+        case SIGSYS: return "SIGSYS";
+        default: return "unknown signal";
+    }
+}
+
+/// "exit code N" or "signal N (SIGNAME)" for a `waitpid` status.
+[[nodiscard]] inline std::string process_describe_status(int status) {
+    if (WIFEXITED(status)) {
+        return "exit code " + std::to_string(WEXITSTATUS(status));
+    }
+    if (WIFSIGNALED(status)) {
+        const int sig = WTERMSIG(status);
+        return "signal " + std::to_string(sig) + " (" + process_signal_name(sig) + ")";
+    }
+    return "wait status " + std::to_string(status);
+}
+
+} // namespace unblock::detail

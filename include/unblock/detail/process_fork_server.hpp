@@ -1,0 +1,256 @@
+/// \file detail/process_fork_server.hpp
+/// The fork server: a single-threaded process, forked once when a pool is
+/// constructed, that forks, kills and reaps the pool's workers on request.
+///
+/// Why it exists (see also the comment at the top of process_pool.hpp): a
+/// fork copies only the calling thread, so a process forked while other
+/// threads hold locks inherits those locks held forever. The pool forks from
+/// its multi-threaded parent exactly once; every worker, including each
+/// replacement, is then forked from this quiescent single-threaded process.
+///
+/// The server itself uses only async-signal-safe calls (no heap, no locks):
+/// it resets signal dispositions and the mask, closes every inherited fd but
+/// its control socket and stdio, then serves fixed-size requests:
+/// - `spawn` (with the worker's socket attached as SCM_RIGHTS): forks a worker;
+///   replies with its pid or -errno.
+/// - `reap`: SIGKILLs a worker (a no-op if it already exited) and waits for
+///   it; replies with the wait status or -errno. Only the server can reap its
+///   children, so a pid is never signalled after it could have been reused.
+/// On EOF of the control socket (the pool stopped, or its process died) it
+/// kills and reaps every worker it still has and exits.
+#pragma once
+
+#include "process_fd.hpp"
+#include "process_worker.hpp"
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace unblock::detail {
+
+/// A request to the fork server.
+struct process_server_request {
+    enum class op : std::uint32_t { spawn = 1, reap = 2 };
+    op operation;
+    std::uint32_t reserved;
+    std::int64_t pid;
+};
+
+/// Parent-side handle of a fork server.
+///
+/// Not thread-safe: after construction only the pool's I/O thread uses it.
+class process_fork_server {
+public:
+    /// Forks the server. `max_children` bounds the workers it tracks at once.
+    /// Throws `std::system_error` if the socket or the fork fails.
+    process_fork_server(std::size_t max_children, void (*initializer)())
+        : m_children(new pid_t[max_children + 1]) {
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+            throw process_os_error("socketpair() failed");
+        }
+        m_ctl.reset(sv[0]);
+        unique_fd child_end(sv[1]);
+        // Whatever is buffered now would otherwise be printed again by every
+        // worker that flushes.
+        std::fflush(stdout);
+        std::fflush(stderr);
+        const pid_t pid = ::fork();
+        if (pid < 0) {
+            throw process_os_error("fork() of the fork server failed");
+        }
+        if (pid == 0) {
+            serve(child_end.get(), m_children.get(), max_children + 1, initializer);
+        }
+        m_pid = pid;
+    }
+
+    process_fork_server(const process_fork_server&) = delete;
+    process_fork_server& operator=(const process_fork_server&) = delete;
+    ~process_fork_server() { stop(); }
+
+    /// Forks a worker serving on `worker_end` (which the caller still closes).
+    /// Returns its pid; throws `std::system_error` on failure.
+    pid_t spawn(int worker_end) {
+        process_server_request req{process_server_request::op::spawn, 0, 0};
+        iovec iov{&req, sizeof req};
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        std::memcpy(CMSG_DATA(cmsg), &worker_end, sizeof(int));
+        ssize_t n;
+        do {
+            n = ::sendmsg(m_ctl.get(), &msg, MSG_NOSIGNAL);
+        } while (n < 0 && errno == EINTR);
+        if (n != static_cast<ssize_t>(sizeof req)) {
+            throw std::system_error(EPIPE, std::generic_category(),
+                                    "unblock::process_pool_executor: the fork server is gone");
+        }
+        const std::int64_t reply = read_reply();
+        if (reply < 0) {
+            throw std::system_error(static_cast<int>(-reply), std::generic_category(),
+                                    "unblock::process_pool_executor: fork() of a worker failed");
+        }
+        return static_cast<pid_t>(reply);
+    }
+
+    /// SIGKILLs worker `pid` unless it already exited, waits for it, and
+    /// returns its wait status. Throws `std::system_error` on failure.
+    int reap(pid_t pid) {
+        const process_server_request req{process_server_request::op::reap, 0, pid};
+        if (!process_send_all(m_ctl.get(), &req, sizeof req)) {
+            throw std::system_error(EPIPE, std::generic_category(),
+                                    "unblock::process_pool_executor: the fork server is gone");
+        }
+        const std::int64_t reply = read_reply();
+        if (reply < 0) {
+            throw std::system_error(static_cast<int>(-reply), std::generic_category(),
+                                    "unblock::process_pool_executor: waitpid() of a worker failed");
+        }
+        return static_cast<int>(reply);
+    }
+
+    /// Stops the server (it kills and reaps the workers it still has) and
+    /// reaps it. Idempotent.
+    void stop() noexcept {
+        if (m_pid <= 0) {
+            return;
+        }
+        m_ctl.reset();
+        int status = 0;
+        while (::waitpid(m_pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        m_pid = -1;
+    }
+
+    /// The server's pid (-1 once stopped).
+    [[nodiscard]] pid_t pid() const noexcept { return m_pid; }
+
+private:
+    std::int64_t read_reply() {
+        std::int64_t reply = 0;
+        if (!process_read_all(m_ctl.get(), &reply, sizeof reply)) {
+            throw std::system_error(EPIPE, std::generic_category(),
+                                    "unblock::process_pool_executor: the fork server is gone");
+        }
+        return reply;
+    }
+
+    /// The server's main loop (runs in the forked child; never returns).
+    /// Async-signal-safe: see the file comment.
+    [[noreturn]] static void serve(int ctl, pid_t* children, std::size_t capacity,
+                                   void (*initializer)()) noexcept {
+        process_reset_signals();
+        constexpr int ctl_fd = 3;
+        if (ctl != ctl_fd) {
+            ::dup2(ctl, ctl_fd);
+            ::close(ctl);
+        }
+        process_close_fds_from(ctl_fd + 1);
+        std::size_t count = 0;
+        const auto forget = [&](pid_t pid) {
+            for (std::size_t i = 0; i != count; ++i) {
+                if (children[i] == pid) {
+                    children[i] = children[--count];
+                    return;
+                }
+            }
+        };
+        for (;;) {
+            process_server_request req{};
+            int fd = -1;
+            if (!receive(ctl_fd, req, fd)) {
+                break;
+            }
+            std::int64_t reply = -EINVAL;
+            if (req.operation == process_server_request::op::spawn && fd >= 0) {
+                if (count == capacity) {
+                    reply = -EAGAIN;
+                } else {
+                    const pid_t pid = ::fork();
+                    if (pid == 0) {
+                        ::close(ctl_fd);
+                        process_worker_main(fd, initializer);
+                    }
+                    reply = pid < 0 ? -errno : pid;
+                    if (pid > 0) {
+                        children[count++] = pid;
+                    }
+                }
+            } else if (req.operation == process_server_request::op::reap) {
+                const auto pid = static_cast<pid_t>(req.pid);
+                ::kill(pid, SIGKILL);
+                int status = 0;
+                pid_t got;
+                while ((got = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+                }
+                reply = got < 0 ? -errno : status;
+                forget(pid);
+            }
+            if (fd >= 0) {
+                ::close(fd);
+            }
+            if (!process_send_all(ctl_fd, &reply, sizeof reply)) {
+                break;
+            }
+        }
+        for (std::size_t i = 0; i != count; ++i) {
+            ::kill(children[i], SIGKILL);
+        }
+        for (std::size_t i = 0; i != count; ++i) {
+            int status = 0;
+            while (::waitpid(children[i], &status, 0) < 0 && errno == EINTR) {
+            }
+        }
+        ::_exit(0);
+    }
+
+    /// Receives one request and the fd attached to it (if any).
+    static bool receive(int ctl, process_server_request& req, int& fd) noexcept {
+        iovec iov{&req, sizeof req};
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        ssize_t n;
+        do {
+            n = ::recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC);
+        } while (n < 0 && errno == EINTR);
+        if (n <= 0) {
+            return false;
+        }
+        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+            }
+        }
+        const auto got = static_cast<std::size_t>(n);
+        return got == sizeof req ||
+               process_read_all(ctl, reinterpret_cast<char*>(&req) + got, sizeof req - got);
+    }
+
+    std::unique_ptr<pid_t[]> m_children; // the server's copy tracks its live workers
+    unique_fd m_ctl;
+    pid_t m_pid = -1;
+};
+
+} // namespace unblock::detail

@@ -1,0 +1,525 @@
+/// \file detail/process_pool_core.hpp
+/// The engine of `process_pool_executor`: the call queue, the worker table and
+/// the I/O thread that moves frames between them.
+///
+/// One I/O thread per pool owns every socket and the fork server. It polls a
+/// wake-up pipe and all worker sockets, writes call frames and reads answers
+/// without blocking (so a 200 MiB argument going out never stops a result
+/// coming in), and never holds the mutex while doing I/O, decoding, or
+/// running `on_done`. Sockets are written with MSG_NOSIGNAL: a worker dying
+/// mid-write is an EPIPE, never a SIGPIPE, and the program's SIGPIPE
+/// disposition is left alone.
+#pragma once
+
+#include "../errors.hpp"
+#include "process_call.hpp"
+#include "process_channel.hpp"
+#include "process_fd.hpp"
+#include "process_fork_server.hpp"
+#include "process_pool_stats.hpp"
+#include "process_wire.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace unblock::detail {
+
+/// The shared state of a process pool. Thread-safe except `run()`, which is
+/// the body of the pool's single I/O thread.
+class process_pool_core final : public process_call_owner,
+                                public std::enable_shared_from_this<process_pool_core> {
+public:
+    /// Starts the fork server and the workers. Throws `std::system_error`.
+    explicit process_pool_core(const process_pool_config& config)
+        : m_config(config), m_server(config.max_workers, config.initializer) {
+        int p[2];
+        if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
+            throw process_os_error("pipe2() failed");
+        }
+        m_wake_read.reset(p[0]);
+        m_wake_write.reset(p[1]);
+        replenish();
+        if (m_broken) {
+            throw broken_executor_error(m_broken_reason);
+        }
+    }
+
+    process_pool_core(const process_pool_core&) = delete;
+    process_pool_core& operator=(const process_pool_core&) = delete;
+    ~process_pool_core() = default;
+
+    /// Queues `call`. Throws `executor_shutdown_error` after shutdown,
+    /// `broken_executor_error` once broken.
+    void submit(const std::shared_ptr<process_call_base>& call) {
+        {
+            std::lock_guard lock(m_mutex);
+            if (m_shutdown) {
+                throw executor_shutdown_error();
+            }
+            if (m_broken) {
+                throw broken_executor_error(m_broken_reason);
+            }
+            call->m_id = ++m_next_id;
+            call->m_owner = weak_from_this();
+            call->m_state = process_call_state::queued;
+            m_queue.push_back(call);
+        }
+        wake();
+    }
+
+    /// Throws what `submit` would throw if no more calls are accepted.
+    void check_open() const {
+        std::lock_guard lock(m_mutex);
+        if (m_shutdown) {
+            throw executor_shutdown_error();
+        }
+        if (m_broken) {
+            throw broken_executor_error(m_broken_reason);
+        }
+    }
+
+    /// Accepts no more calls; with `cancel_futures`, completes the queued
+    /// ones with `cancelled_error` (their `on_done` runs here). The I/O
+    /// thread finishes the rest, then stops the workers and returns.
+    void shutdown(bool cancel_futures) {
+        std::deque<std::shared_ptr<process_call_base>> victims;
+        {
+            std::lock_guard lock(m_mutex);
+            m_shutdown = true;
+            if (cancel_futures) {
+                victims.swap(m_queue);
+                for (auto& call : victims) {
+                    call->m_state = process_call_state::finishing;
+                }
+            }
+        }
+        wake();
+        for (auto& call : victims) {
+            call->complete_error(process_make_error<cancelled_error>());
+        }
+    }
+
+    cancel_outcome cancel(process_call_base& call) noexcept override {
+        std::unique_lock lock(m_mutex);
+        if (call.m_state == process_call_state::queued) {
+            const auto it = std::find_if(m_queue.begin(), m_queue.end(),
+                                         [&](const auto& queued) { return queued.get() == &call; });
+            if (it != m_queue.end()) {
+                m_queue.erase(it);
+            }
+            call.m_state = process_call_state::finishing;
+            lock.unlock();
+            call.complete_error(process_make_error<cancelled_error>());
+            return cancel_outcome::withdrawn;
+        }
+        if (call.m_state == process_call_state::running) {
+            try {
+                m_kills.push_back(call.m_id);
+            } catch (...) {
+                return cancel_outcome::too_late; // out of memory: let it run
+            }
+            call.m_state = process_call_state::finishing;
+            lock.unlock();
+            wake();
+            call.complete_error(process_make_error<cancelled_error>());
+            return cancel_outcome::killed;
+        }
+        return cancel_outcome::too_late;
+    }
+
+    /// A snapshot of the counters and workers.
+    [[nodiscard]] process_pool_stats stats() const {
+        process_pool_stats s;
+        std::lock_guard lock(m_mutex);
+        s.queued = m_queue.size();
+        s.completed = m_completed;
+        s.crashed = m_crashed;
+        for (const auto& w : m_workers) {
+            if (w->dead) {
+                continue;
+            }
+            ++s.workers;
+            s.worker_pids.push_back(static_cast<int>(w->pid));
+            if (w->call) {
+                ++s.running;
+            } else if (w->ready) {
+                ++s.idle;
+            }
+        }
+        return s;
+    }
+
+    /// The I/O thread: runs until shutdown and all calls are finished, then
+    /// kills and reaps the workers and the fork server.
+    void run() noexcept {
+        std::vector<pollfd> fds;
+        std::vector<worker*> polled;
+        for (;;) {
+            std::vector<std::uint64_t> kills;
+            {
+                std::lock_guard lock(m_mutex);
+                kills.swap(m_kills);
+                for (const std::uint64_t id : kills) {
+                    for (auto& w : m_workers) {
+                        if (w->call && w->call->m_id == id) {
+                            w->dead = true; // the canceller already completed the call
+                            w->expected_exit = true;
+                        }
+                    }
+                }
+            }
+            sweep();
+            bool finished = false;
+            {
+                std::lock_guard lock(m_mutex);
+                dispatch_locked();
+                finished = m_shutdown && m_queue.empty() &&
+                           std::none_of(m_workers.begin(), m_workers.end(),
+                                        [](const auto& w) { return w->call != nullptr; });
+            }
+            if (finished) {
+                break;
+            }
+            replenish();
+            if (any_dead()) {
+                continue;
+            }
+            fds.clear();
+            polled.clear();
+            fds.push_back({m_wake_read.get(), POLLIN, 0});
+            for (auto& w : m_workers) {
+                short events = POLLIN;
+                if (w->call && w->channel.wants_write(w->call->m_request)) {
+                    events |= POLLOUT;
+                }
+                fds.push_back({w->channel.fd(), events, 0});
+                polled.push_back(w.get());
+            }
+            if (::poll(fds.data(), fds.size(), -1) < 0) {
+                continue; // EINTR
+            }
+            if (fds[0].revents != 0) {
+                char drain[64];
+                while (::read(m_wake_read.get(), drain, sizeof drain) > 0) {
+                }
+            }
+            for (std::size_t i = 0; i != polled.size(); ++i) {
+                const short revents = fds[i + 1].revents;
+                worker& w = *polled[i];
+                if ((revents & POLLOUT) != 0 && !w.dead && w.call &&
+                    !w.channel.write_some(w.call->m_request)) {
+                    mark_dead(w); // EPIPE / ECONNRESET: the worker died
+                }
+                if ((revents & (POLLIN | POLLHUP | POLLERR)) != 0 && !w.dead &&
+                    !w.channel.read_some([&](std::vector<std::byte> payload) {
+                        handle_frame(w, std::move(payload));
+                        return !w.dead;
+                    })) {
+                    mark_dead(w); // EOF, error or garbage: the worker died
+                }
+            }
+        }
+        stop_all();
+    }
+
+    /// Wakes the I/O thread. Any thread.
+    void wake() noexcept {
+        const char byte = 1;
+        [[maybe_unused]] const ssize_t n = ::write(m_wake_write.get(), &byte, 1); // EAGAIN: pending
+    }
+
+private:
+    /// One worker process, as the I/O thread sees it.
+    struct worker {
+        pid_t pid = -1;
+        process_channel channel;                 ///< I/O thread only
+        bool ready = false;                      ///< sent `ready`; guarded by m_mutex
+        bool dead = false;                       ///< to be reaped; guarded by m_mutex
+        bool expected_exit = false;              ///< the pool stops it; guarded by m_mutex
+        std::shared_ptr<process_call_base> call; ///< guarded by m_mutex
+        std::size_t calls_done = 0;              ///< guarded by m_mutex
+    };
+
+    /// Hands queued calls to ready, idle workers.
+    void dispatch_locked() {
+        if (m_broken) {
+            return;
+        }
+        for (auto& w : m_workers) {
+            if (m_queue.empty()) {
+                return;
+            }
+            if (w->ready && !w->dead && !w->call) {
+                w->call = std::move(m_queue.front());
+                m_queue.pop_front();
+                w->call->m_state = process_call_state::running;
+            }
+        }
+    }
+
+    [[nodiscard]] bool any_dead() const {
+        std::lock_guard lock(m_mutex);
+        return std::any_of(m_workers.begin(), m_workers.end(),
+                           [](const auto& w) { return w->dead; });
+    }
+
+    /// Starts workers until there are `max_workers` (while there is work to do).
+    void replenish() {
+        for (;;) {
+            {
+                std::lock_guard lock(m_mutex);
+                const auto live =
+                    static_cast<std::size_t>(std::count_if(m_workers.begin(), m_workers.end(),
+                                                           [](const auto& w) { return !w->dead; }));
+                if (m_broken || m_server_gone || live >= m_config.max_workers ||
+                    (m_shutdown && m_queue.empty())) {
+                    return;
+                }
+            }
+            try {
+                spawn();
+            } catch (const std::exception& e) {
+                break_pool(std::string("unblock::process_pool_executor: could not start a worker "
+                                       "process (") +
+                           e.what() + "); the pool is broken and runs no more work");
+                return;
+            }
+        }
+    }
+
+    void spawn() {
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+            throw process_os_error("socketpair() failed");
+        }
+        unique_fd mine(sv[0]);
+        unique_fd theirs(sv[1]);
+        const int buffer = 4 << 20; // fewer wake-ups for large payloads; the kernel may cap it
+        for (const int fd : sv) {
+            ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
+            ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
+        }
+        process_set_nonblocking(mine.get());
+        auto w = std::make_unique<worker>();
+        try {
+            w->pid = m_server.spawn(theirs.get());
+        } catch (...) {
+            m_server_gone = true;
+            throw;
+        }
+        w->channel = process_channel(std::move(mine));
+        std::lock_guard lock(m_mutex);
+        m_workers.push_back(std::move(w));
+    }
+
+    void handle_frame(worker& w, std::vector<std::byte> payload) {
+        byte_reader in(payload.data(), payload.size());
+        const auto kind = in.read_raw<process_frame>();
+        if (kind == process_frame::ready) {
+            std::lock_guard lock(m_mutex);
+            w.ready = true;
+            return;
+        }
+        if (kind == process_frame::init_failed) {
+            std::string what = "unknown error";
+            try {
+                std::rethrow_exception(process_decode_exception(in));
+            } catch (const std::exception& e) {
+                what = process_demangle(typeid(e).name()) + ": " + e.what();
+            } catch (...) {
+            }
+            break_pool("unblock::process_pool_executor: the worker initializer failed (" + what +
+                       "); the pool is broken and runs no more work");
+            return;
+        }
+        if (kind != process_frame::value && kind != process_frame::exception) {
+            mark_dead(w);
+            return;
+        }
+        std::shared_ptr<process_call_base> call;
+        bool claimed = false;
+        {
+            std::lock_guard lock(m_mutex);
+            call = std::move(w.call);
+            w.call.reset();
+            if (call && call->m_state == process_call_state::running) {
+                call->m_state = process_call_state::finishing;
+                claimed = true;
+                ++m_completed;
+            }
+            ++w.calls_done;
+            if (m_config.max_tasks_per_child != 0 && w.calls_done >= m_config.max_tasks_per_child) {
+                w.dead = true;
+                w.expected_exit = true;
+            }
+        }
+        if (!call) {
+            mark_dead(w); // an answer nobody asked for
+            return;
+        }
+        if (!claimed) {
+            return; // cancelled meanwhile: the canceller completed it
+        }
+        if (kind == process_frame::value) {
+            call->complete_value(in);
+        } else {
+            std::exception_ptr error;
+            try {
+                error = process_decode_exception(in);
+            } catch (...) {
+                error = std::current_exception();
+            }
+            call->complete_error(std::move(error));
+        }
+    }
+
+    void mark_dead(worker& w) {
+        std::lock_guard lock(m_mutex);
+        w.dead = true;
+    }
+
+    /// Reaps dead workers, fails their calls with `worker_crashed_error`, and
+    /// breaks the pool if a worker died in its initializer.
+    void sweep() {
+        for (;;) {
+            worker* w = nullptr;
+            {
+                std::lock_guard lock(m_mutex);
+                for (auto& candidate : m_workers) {
+                    if (candidate->dead) {
+                        w = candidate.get();
+                        break;
+                    }
+                }
+            }
+            if (w == nullptr) {
+                return;
+            }
+            w->channel.close();
+            std::string how = "unknown status (the fork server is gone)";
+            if (!m_server_gone) {
+                try {
+                    how = process_describe_status(m_server.reap(w->pid));
+                } catch (...) {
+                    m_server_gone = true;
+                }
+            }
+            std::shared_ptr<process_call_base> call;
+            bool claimed = false;
+            bool in_initializer = false;
+            const pid_t pid = w->pid;
+            {
+                std::lock_guard lock(m_mutex);
+                call = std::move(w->call);
+                if (call && call->m_state == process_call_state::running) {
+                    call->m_state = process_call_state::finishing;
+                    claimed = true;
+                }
+                if (!w->expected_exit) {
+                    ++m_crashed;
+                    in_initializer = !w->ready && m_config.initializer != nullptr;
+                }
+                m_workers.erase(std::find_if(m_workers.begin(), m_workers.end(),
+                                             [&](const auto& x) { return x.get() == w; }));
+            }
+            if (claimed) {
+                call->complete_error(process_make_error<worker_crashed_error>(
+                    "unblock::process_pool_executor: the worker process (pid " +
+                    std::to_string(pid) + ") died while running the call: " + how +
+                    "; the pool replaced it"));
+            }
+            if (in_initializer) {
+                break_pool("unblock::process_pool_executor: the worker initializer failed (the "
+                           "worker process died with " +
+                           how + " before it was ready); the pool is broken and runs no more work");
+            }
+            if (m_server_gone) {
+                break_pool("unblock::process_pool_executor: the fork server died; the pool is "
+                           "broken and runs no more work");
+            }
+        }
+    }
+
+    /// Fails every queued and running call with `broken_executor_error` and
+    /// stops all workers; later submissions throw it.
+    void break_pool(const std::string& reason) {
+        std::vector<std::shared_ptr<process_call_base>> victims;
+        {
+            std::lock_guard lock(m_mutex);
+            if (m_broken) {
+                return;
+            }
+            m_broken = true;
+            m_broken_reason = reason;
+            for (auto& call : m_queue) {
+                call->m_state = process_call_state::finishing;
+                victims.push_back(std::move(call));
+            }
+            m_queue.clear();
+            for (auto& w : m_workers) {
+                if (w->call && w->call->m_state == process_call_state::running) {
+                    w->call->m_state = process_call_state::finishing;
+                    victims.push_back(w->call);
+                }
+                w->dead = true;
+                w->expected_exit = true;
+            }
+        }
+        for (auto& call : victims) {
+            call->complete_error(process_make_error<broken_executor_error>(reason));
+        }
+    }
+
+    /// Stops every worker and the fork server (I/O thread, at the end).
+    void stop_all() noexcept {
+        std::vector<std::unique_ptr<worker>> workers;
+        {
+            std::lock_guard lock(m_mutex);
+            workers.swap(m_workers);
+        }
+        for (auto& w : workers) {
+            w->channel.close(); // an idle worker sees EOF
+            if (!m_server_gone) {
+                try {
+                    static_cast<void>(m_server.reap(w->pid));
+                } catch (...) {
+                    m_server_gone = true;
+                }
+            }
+        }
+        m_server.stop();
+    }
+
+    const process_pool_config m_config;
+    process_fork_server m_server; // I/O thread only (and the constructor)
+    bool m_server_gone = false;   // I/O thread only (and the constructor)
+    unique_fd m_wake_read;
+    unique_fd m_wake_write;
+
+    mutable std::mutex m_mutex;
+    std::deque<std::shared_ptr<process_call_base>> m_queue; // guarded by m_mutex
+    std::vector<std::unique_ptr<worker>> m_workers; // guarded by m_mutex; I/O thread mutates
+    std::vector<std::uint64_t> m_kills;             // guarded by m_mutex
+    std::uint64_t m_next_id = 0;                    // guarded by m_mutex
+    std::size_t m_completed = 0;                    // guarded by m_mutex
+    std::size_t m_crashed = 0;                      // guarded by m_mutex
+    bool m_shutdown = false;                        // guarded by m_mutex
+    bool m_broken = false;                          // guarded by m_mutex
+    std::string m_broken_reason;                    // guarded by m_mutex
+};
+
+} // namespace unblock::detail

@@ -1,0 +1,32 @@
+/// \file detail/process_pool_stats.hpp
+/// The settings and the activity snapshot of a process pool.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace unblock {
+
+/// A snapshot of a process pool's activity (`process_pool_executor::stats()`).
+struct process_pool_stats {
+    std::size_t workers = 0;      ///< worker processes alive (starting or ready)
+    std::size_t idle = 0;         ///< ready workers without a call
+    std::size_t queued = 0;       ///< calls waiting for a worker
+    std::size_t running = 0;      ///< calls assigned to a worker
+    std::size_t completed = 0;    ///< calls that returned or threw in a worker
+    std::size_t crashed = 0;      ///< workers that died without being asked to
+    std::vector<int> worker_pids; ///< pids of the live workers
+};
+
+} // namespace unblock
+
+namespace unblock::detail {
+
+/// Settings of a `process_pool_core`.
+struct process_pool_config {
+    std::size_t max_workers = 1;
+    std::size_t max_tasks_per_child = 0;
+    void (*initializer)() = nullptr;
+};
+
+} // namespace unblock::detail

@@ -1,0 +1,220 @@
+/// \file detail/process_thunk.hpp
+/// What may be sent to a process pool, and the code that runs it in a worker.
+///
+/// A call is identified by two addresses: the `process_thunk` instantiation
+/// for its function type (decodes the arguments, calls, encodes the result)
+/// and the function pointer itself. Workers are forks of the same program
+/// image, so both addresses are valid there unchanged.
+#pragma once
+
+#include "../codec.hpp"
+#include "../errors.hpp"
+#include "process_wire.hpp"
+
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace unblock::detail {
+
+/// A call request inside a worker: its bytes and a cursor over them.
+struct process_request {
+    std::vector<std::byte> storage;
+    byte_reader reader{nullptr, 0};
+};
+
+/// Runs one call in a worker: decodes the function pointer and arguments from
+/// `request.reader`, calls, appends a `process_frame::value` record to `out`.
+/// The callable's exceptions propagate; codec failures become `serialization_error`.
+using process_thunk = void (*)(process_request& request, byte_writer& out);
+
+/// Rethrows the exception being handled as a `serialization_error` with context.
+[[noreturn]] inline void process_rethrow_as_serialization(const char* context) {
+    try {
+        throw;
+    } catch (const serialization_error&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw serialization_error(std::string("unblock::process_pool_executor: ") + context + ": " +
+                                  e.what());
+    }
+}
+
+/// Facts about a plain function pointer type; `valid` is false for anything else.
+template <class Fn>
+struct process_fn_info {
+    static constexpr bool valid = false;
+    using result_type = void;
+};
+
+template <class R, class... P>
+struct process_fn_info<R (*)(P...)> {
+    static constexpr bool valid = true;
+    using pointer = R (*)(P...);
+    using result_type = std::remove_cvref_t<R>;
+
+    /// `f(args...)` compiles with each argument converted to its parameter's value type.
+    template <class... A>
+    static constexpr bool callable_with() {
+        if constexpr (sizeof...(A) != sizeof...(P)) {
+            return false;
+        } else {
+            return (std::is_convertible_v<A&&, std::decay_t<P>> && ...);
+        }
+    }
+    static constexpr bool arguments_codable = (codable<std::decay_t<P>> && ...);
+    static constexpr bool result_codable = std::is_void_v<R> || codable<result_type>;
+
+    /// Encodes `args` as the parameters' value types (no copy when they already are).
+    template <class... A>
+    static void encode_arguments(byte_writer& out, A&&... args) {
+        (encode_one<std::decay_t<P>>(out, std::forward<A>(args)), ...);
+    }
+
+    /// The worker side: see `process_thunk`.
+    static void run(process_request& request, byte_writer& out) {
+        const auto fn = request.reader.read_raw<pointer>();
+        std::optional<std::tuple<std::decay_t<P>...>> args;
+        try {
+            // Braced initialisation decodes left to right.
+            args.emplace(
+                std::tuple<std::decay_t<P>...>{decode<std::decay_t<P>>(request.reader)...});
+            if (request.reader.remaining() != 0) {
+                throw serialization_error("unblock::process_pool_executor: the worker did not "
+                                          "consume all argument bytes; a codec's encode and decode "
+                                          "disagree");
+            }
+        } catch (...) {
+            process_rethrow_as_serialization("decoding the arguments in the worker failed");
+        }
+        request.storage = {}; // free a large request before the call runs
+        out.write_raw(process_frame::value);
+        auto call = [&](auto&... a) -> R { return fn(static_cast<P&&>(a)...); };
+        if constexpr (std::is_void_v<R>) {
+            std::apply(call, *args);
+        } else {
+            auto&& result = std::apply(call, *args);
+            try {
+                codec<result_type>::encode(out, result);
+            } catch (...) {
+                process_rethrow_as_serialization("encoding the result in the worker failed");
+            }
+        }
+    }
+
+private:
+    template <class T, class A>
+    static void encode_one(byte_writer& out, A&& arg) {
+        if constexpr (std::is_same_v<std::remove_cvref_t<A>, T>) {
+            codec<T>::encode(out, arg);
+        } else {
+            const T converted = std::forward<A>(arg);
+            codec<T>::encode(out, converted);
+        }
+    }
+};
+
+template <class R, class... P>
+struct process_fn_info<R (*)(P...) noexcept> : process_fn_info<R (*)(P...)> {};
+
+/// The function pointer type a lambda's non-template `operator()` converts to.
+template <class M>
+struct process_call_operator {
+    using pointer = void;
+};
+template <class C, class R, class... P>
+struct process_call_operator<R (C::*)(P...)> {
+    using pointer = R (*)(P...);
+};
+template <class C, class R, class... P>
+struct process_call_operator<R (C::*)(P...) const> {
+    using pointer = R (*)(P...);
+};
+template <class C, class R, class... P>
+struct process_call_operator<R (C::*)(P...) noexcept> {
+    using pointer = R (*)(P...);
+};
+template <class C, class R, class... P>
+struct process_call_operator<R (C::*)(P...) const noexcept> {
+    using pointer = R (*)(P...);
+};
+
+/// How a callable of type `F`, called with `Args`, is sent to a worker.
+///
+/// `pointer` is the plain function pointer type it is sent as, or `void` when
+/// `F` is neither a function pointer nor a capture-less lambda.
+template <class F, class... Args>
+struct process_callable {
+    using decayed = std::decay_t<F>;
+
+    static constexpr auto pick() {
+        if constexpr (std::is_pointer_v<decayed> &&
+                      std::is_function_v<std::remove_pointer_t<decayed>>) {
+            using info = process_fn_info<decayed>;
+            if constexpr (info::valid) {
+                return std::type_identity<typename info::pointer>{};
+            } else {
+                return std::type_identity<void>{}; // e.g. C variadic functions
+            }
+        } else if constexpr (std::is_class_v<decayed> && std::is_empty_v<decayed> &&
+                             requires { &decayed::operator(); }) {
+            using pointer = typename process_call_operator<decltype(&decayed::operator())>::pointer;
+            if constexpr (!std::is_void_v<pointer> && std::is_convertible_v<decayed, pointer>) {
+                return std::type_identity<pointer>{};
+            } else {
+                return std::type_identity<void>{};
+            }
+        } else if constexpr (std::is_class_v<decayed> && std::is_empty_v<decayed> &&
+                             std::is_invocable_v<const decayed&, std::decay_t<Args>...>) {
+            // A generic capture-less lambda taking its parameters by value.
+            using result = std::invoke_result_t<const decayed&, std::decay_t<Args>...>;
+            using pointer = result (*)(std::decay_t<Args>...);
+            if constexpr (std::is_convertible_v<decayed, pointer>) {
+                return std::type_identity<pointer>{};
+            } else {
+                return std::type_identity<void>{};
+            }
+        } else {
+            return std::type_identity<void>{};
+        }
+    }
+
+    using pointer = typename decltype(pick())::type;
+    using info = process_fn_info<std::conditional_t<std::is_void_v<pointer>, int, pointer>>;
+
+    static constexpr bool is_function = !std::is_void_v<pointer>;
+    static constexpr bool arguments_match = [] {
+        if constexpr (is_function) {
+            return info::template callable_with<Args...>();
+        } else {
+            return false;
+        }
+    }();
+    static constexpr bool arguments_codable = [] {
+        if constexpr (is_function) {
+            return info::arguments_codable;
+        } else {
+            return false;
+        }
+    }();
+    static constexpr bool result_codable = [] {
+        if constexpr (is_function) {
+            return info::result_codable;
+        } else {
+            return false;
+        }
+    }();
+    static constexpr bool valid =
+        is_function && arguments_match && arguments_codable && result_codable;
+
+    /// The result type of the call (`void` when `valid` is false).
+    using result_type = std::conditional_t<valid, typename info::result_type, void>;
+};
+
+} // namespace unblock::detail

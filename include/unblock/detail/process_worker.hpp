@@ -1,0 +1,112 @@
+/// \file detail/process_worker.hpp
+/// The main loop of a worker process.
+///
+/// A worker runs its initializer, announces `ready`, then answers call frames
+/// one at a time over its socket with blocking I/O until the socket reaches
+/// EOF. The parent never writes a second call before the answer to the first,
+/// and it reads and writes without blocking, so neither side can wait on the
+/// other in a cycle, whatever the payload sizes.
+#pragma once
+
+#include "../codec.hpp"
+#include "process_fd.hpp"
+#include "process_thunk.hpp"
+#include "process_wire.hpp"
+
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <vector>
+
+#include <unistd.h>
+
+namespace unblock::detail {
+
+/// Exit code of a worker that could not even report its failure.
+inline constexpr int process_worker_internal_failure = 70;
+
+/// Flushes what the user's code printed, so it is neither lost nor duplicated.
+inline void process_worker_flush() noexcept {
+    std::fflush(stdout);
+    std::fflush(stderr);
+}
+
+/// Sends one finished frame; false if the parent is gone.
+[[nodiscard]] inline bool process_worker_send(int fd, byte_writer& frame) {
+    process_end_frame(frame);
+    return process_send_all(fd, frame.buffer().data(), frame.size());
+}
+
+/// Serves calls on `fd` until EOF. Returns the exit code.
+inline int process_worker_loop(int fd, void (*initializer)()) {
+    if (initializer != nullptr) {
+        try {
+            initializer();
+        } catch (...) {
+            byte_writer frame;
+            process_begin_frame(frame);
+            frame.write_raw(process_frame::init_failed);
+            process_encode_current_exception(frame);
+            process_worker_flush();
+            static_cast<void>(process_worker_send(fd, frame));
+            return 1;
+        }
+    }
+    {
+        byte_writer frame;
+        process_begin_frame(frame);
+        frame.write_raw(process_frame::ready);
+        process_worker_flush();
+        if (!process_worker_send(fd, frame)) {
+            return 0;
+        }
+    }
+    for (;;) {
+        std::uint64_t length = 0;
+        if (!process_read_all(fd, &length, sizeof length)) {
+            return 0; // EOF: the pool is done with this worker
+        }
+        if (length > process_max_frame) {
+            return process_worker_internal_failure;
+        }
+        process_request request;
+        request.storage.resize(static_cast<std::size_t>(length));
+        if (!process_read_all(fd, request.storage.data(), request.storage.size())) {
+            return 0;
+        }
+        request.reader = byte_reader(request.storage.data(), request.storage.size());
+
+        byte_writer frame;
+        process_begin_frame(frame);
+        try {
+            const auto thunk = request.reader.read_raw<process_thunk>();
+            thunk(request, frame);
+        } catch (...) {
+            frame = byte_writer();
+            process_begin_frame(frame);
+            frame.write_raw(process_frame::exception);
+            process_encode_current_exception(frame);
+        }
+        process_worker_flush();
+        if (!process_worker_send(fd, frame)) {
+            return 0;
+        }
+    }
+}
+
+/// Entry point of a freshly forked worker; never returns.
+[[noreturn]] inline void process_worker_main(int fd, void (*initializer)()) noexcept {
+    int code = process_worker_internal_failure;
+    try {
+        code = process_worker_loop(fd, initializer);
+    } catch (...) {
+        // Out of memory while building a frame, or similar: the parent sees
+        // the exit code and fails the call with worker_crashed_error.
+    }
+    process_worker_flush();
+    // _exit: the worker is a fork of the parent; it must not run the parent's
+    // atexit handlers or static destructors.
+    ::_exit(code);
+}
+
+} // namespace unblock::detail

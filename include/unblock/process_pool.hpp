@@ -1,0 +1,354 @@
+/// \file process_pool.hpp
+/// `process_pool_executor`: runs functions in pre-started worker processes
+/// (POSIX), like Python's `concurrent.futures.ProcessPoolExecutor`, with
+/// stronger fault isolation: a worker that dies fails only its own call.
+///
+/// ## How workers are started, and why
+///
+/// `fork()` copies only the calling thread. A process forked while another
+/// thread holds a lock (a user's mutex, an allocator arena, a logger) inherits
+/// that lock held forever, so forking workers at arbitrary moments of a
+/// multi-threaded program — every replacement after a crash, every
+/// `max_tasks_per_child` recycle — would eventually deadlock a worker.
+///
+/// The pool therefore forks exactly once, in its constructor, to start a
+/// single-threaded *fork server* (detail/process_fork_server.hpp). The fork
+/// server uses only async-signal-safe calls (no heap, no locks): it resets
+/// every signal disposition to the default and empties the signal mask,
+/// closes every inherited fd except stdin/stdout/stderr and its control
+/// socket (so the pool never keeps a pipe, socket or file of the program
+/// open), and then forks, kills and reaps workers on request. Every worker —
+/// the first ones and all replacements — is a fork of that quiescent process,
+/// so they all start from the same snapshot: the program as it was when the
+/// pool was constructed, with default signal dispositions and an empty mask.
+/// Workers are the fork server's children, so only it reaps them, and it
+/// kills a pid only while it is still its unreaped child: a pid is never
+/// signalled after it could have been reused.
+///
+/// Limits (the price of not exec'ing):
+/// - The snapshot is taken at construction. The C library's own locks are
+///   safe across that fork (glibc resets malloc arenas, stdio and the dynamic
+///   loader's lock in the child), but a lock of *your* program that another
+///   thread holds at that instant stays locked in every worker: a call that
+///   takes it would hang. The same holds for an allocator that does not
+///   handle fork (glibc malloc, jemalloc and tcmalloc do; the ASan allocator
+///   of the GCC 12 / LLVM 14 runtimes does not). Construct pools early
+///   (before starting threads that hold locks for long), or do not take such
+///   locks in worker code.
+/// - Workers see globals as they were at construction, not as they are now.
+///   Use `initializer` or pass data as arguments.
+/// - A function from a library `dlopen`ed after construction does not exist
+///   in the workers; calling it crashes the worker (`worker_crashed_error`).
+/// - stdout/stderr are flushed before the fork and after every call in a
+///   worker, so output is neither lost nor printed twice.
+/// A fork+exec start method (a fresh image, entered through a hook in `main`)
+/// would remove the first two limits; it is not implemented yet.
+///
+/// ## What crosses the boundary
+/// The callable must be a function pointer or a capture-less lambda: it is
+/// sent as its address, valid in the workers because they run the same image.
+/// Arguments and the result go through `codec<T>` (codec.hpp); anything else
+/// is a compile-time error that says what to do. Arguments are converted to
+/// the parameters' value types, encoded in the calling thread, and decoded in
+/// the worker; the result is decoded on the pool's I/O thread.
+///
+/// ## Errors
+/// - Exceptions of the standard classes of `<stdexcept>`/`<new>` (and
+///   `std::exception`, `serialization_error`) arrive as the same type with the
+///   same `what()`; any other exception as `remote_error` naming the type.
+/// - A worker that dies (signal, `exit`, `abort`) while running a call fails
+///   that call with `worker_crashed_error` ("exit code N" / "signal N
+///   (SIGNAME)"); the pool starts a replacement and carries on.
+/// - Codec failures: `serialization_error` (encode in the caller: thrown by
+///   `start()`, stored in the future by `submit()`; decode in the worker,
+///   encode of the result in the worker, decode of the result: stored).
+/// - An `initializer` that throws or exits breaks the pool: queued and
+///   running calls fail with `broken_executor_error`, and so does every later
+///   `start()`/`submit()` (thrown).
+///
+/// ## Shutdown contract
+/// `shutdown(wait, cancel_futures)` stops accepting work (`start`/`submit`
+/// then throw `executor_shutdown_error`). Queued calls still run unless
+/// `cancel_futures`, which completes them with `cancelled_error` before
+/// `shutdown` returns. With `wait`, it returns once every call finished and
+/// all worker processes and the fork server are reaped (no zombies, no fds
+/// left). Called from an `on_done` (on the pool's I/O thread) it does not
+/// wait. The destructor calls `shutdown(true)`.
+///
+///     unblock::process_pool_executor pool(4);
+///     std::future<double> f = pool.submit(&sum_of_roots, 50'000'000);
+///     double r = f.get();
+#pragma once
+
+#include "codec.hpp"
+#include "detail/process_call.hpp"
+#include "detail/process_pool_core.hpp"
+#include "detail/process_thunk.hpp"
+#include "detail/process_wire.hpp"
+#include "errors.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <future>
+#include <iterator>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace unblock {
+
+namespace detail {
+
+/// The result type of `f(args...)` run by a process pool.
+template <class F, class... Args>
+using process_result_t = typename process_callable<F, Args...>::result_type;
+
+} // namespace detail
+
+/// A pool of worker processes that run functions and return their results.
+///
+/// Thread-safe: every member may be called from any thread. See the file
+/// comment for how workers start, what may be sent, errors and shutdown.
+class process_pool_executor {
+public:
+    /// Settings of a pool.
+    struct options {
+        /// Worker processes (at least 1). Default: hardware concurrency.
+        std::size_t max_workers = std::max(1U, std::thread::hardware_concurrency());
+        /// Calls a worker runs before it is replaced; 0 = unlimited.
+        std::size_t max_tasks_per_child = 0;
+        /// Run once in each worker before its first call; throwing or exiting
+        /// breaks the pool.
+        void (*initializer)() = nullptr;
+    };
+
+    /// A pool with default options.
+    explicit process_pool_executor() : process_pool_executor(options{}) {}
+
+    /// A pool of `max_workers` workers.
+    explicit process_pool_executor(std::size_t max_workers)
+        : process_pool_executor(options{max_workers, 0, nullptr}) {}
+
+    /// Starts the fork server and the workers. Throws `std::invalid_argument`
+    /// for `max_workers == 0`, `std::system_error` if processes cannot start.
+    explicit process_pool_executor(options opts)
+        : m_options(validated(opts)),
+          m_core(std::make_shared<detail::process_pool_core>(
+              detail::process_pool_config{m_options.max_workers, m_options.max_tasks_per_child,
+                                          m_options.initializer})),
+          m_thread([core = m_core] { core->run(); }),
+          m_io_thread(m_thread.get_id()) {}
+
+    process_pool_executor(const process_pool_executor&) = delete;
+    process_pool_executor& operator=(const process_pool_executor&) = delete;
+
+    /// Shuts down and waits (see the shutdown contract).
+    ~process_pool_executor() {
+        shutdown(true);
+        std::lock_guard lock(m_join_mutex);
+        if (m_thread.joinable()) {
+            m_thread.detach(); // destroyed from inside on_done: the thread ends by itself
+        }
+    }
+
+    /// Starts `f(args...)` in a worker and returns the call's shared state.
+    ///
+    /// `on_done` is invoked exactly once, on the pool's I/O thread or
+    /// synchronously inside `cancel()`/`shutdown()`, after the result or
+    /// error is stored in the returned call. It must be cheap and must not
+    /// throw. If `start` throws (`executor_shutdown_error`,
+    /// `broken_executor_error`, `serialization_error` when an argument cannot
+    /// be encoded) `on_done` is never invoked.
+    template <class F, class... Args>
+    auto start(std::function<void()> on_done, F f, Args&&... args)
+        -> std::shared_ptr<detail::process_call<detail::process_result_t<F, Args...>>> {
+        check<F, Args...>();
+        auto call = std::make_shared<detail::process_call<detail::process_result_t<F, Args...>>>();
+        call->m_on_done = std::move(on_done);
+        launch(call, f, std::forward<Args>(args)...);
+        return call;
+    }
+
+    /// Runs `f(args...)` in a worker; the future holds the result or error.
+    ///
+    /// Throws `executor_shutdown_error` after shutdown and
+    /// `broken_executor_error` once broken; an argument that cannot be
+    /// encoded gives a future holding `serialization_error`.
+    template <class F, class... Args>
+    auto submit(F f, Args&&... args) -> std::future<detail::process_result_t<F, Args...>> {
+        check<F, Args...>();
+        using result = detail::process_result_t<F, Args...>;
+        auto promise = std::make_shared<std::promise<result>>();
+        std::future<result> future = promise->get_future();
+        auto call = std::make_shared<detail::process_call<result>>();
+        call->m_on_done = [promise, raw = call.get()] {
+            try {
+                if constexpr (std::is_void_v<result>) {
+                    raw->take();
+                    promise->set_value();
+                } else {
+                    promise->set_value(raw->take());
+                }
+            } catch (...) {
+                promise->set_exception(std::current_exception());
+            }
+        };
+        try {
+            launch(call, f, std::forward<Args>(args)...);
+        } catch (const serialization_error&) {
+            call->m_on_done = nullptr;
+            promise->set_exception(std::current_exception());
+        }
+        return future;
+    }
+
+    /// Runs `f(x)` for every `x` of `inputs` and returns the results in order.
+    ///
+    /// `chunksize` inputs travel in one message (fewer round trips for small
+    /// calls); the input element type needs a codec. Waits for every chunk;
+    /// the first failure (in input order) is rethrown.
+    template <class F, class Range>
+    auto map(F f, const Range& inputs, std::size_t chunksize = 1)
+        -> std::vector<detail::process_result_t<F, decltype(*std::begin(inputs))>> {
+        using item = decltype(*std::begin(inputs));
+        using result = detail::process_result_t<F, item>;
+        using pointer = typename detail::process_callable<F, item>::pointer;
+        using value = std::remove_cvref_t<item>;
+        check<F, item>();
+        static_assert(!std::is_void_v<result>,
+                      "unblock::process_pool_executor::map: the callable must return a value; use "
+                      "submit() for functions returning void");
+        static_assert(codable<value>, "unblock::process_pool_executor: no unblock::codec<T> for "
+                                      "this argument type; specialize unblock::codec<T> (see "
+                                      "codec.hpp)");
+        if constexpr (!std::is_void_v<result> && codable<value>) {
+            const auto fn = static_cast<pointer>(f);
+            std::vector<std::future<std::vector<result>>> chunks;
+            std::vector<value> chunk;
+            const auto flush = [&] {
+                chunks.push_back(
+                    submit(&run_chunk<pointer, value, result>, fn, std::exchange(chunk, {})));
+            };
+            for (const auto& x : inputs) {
+                chunk.push_back(x);
+                if (chunk.size() >= chunksize) {
+                    flush();
+                }
+            }
+            if (!chunk.empty()) {
+                flush();
+            }
+            std::vector<result> results;
+            std::exception_ptr first_error;
+            for (auto& c : chunks) {
+                try {
+                    for (auto& r : c.get()) {
+                        results.push_back(std::move(r));
+                    }
+                } catch (...) {
+                    if (!first_error) {
+                        first_error = std::current_exception();
+                    }
+                }
+            }
+            if (first_error) {
+                std::rethrow_exception(first_error);
+            }
+            return results;
+        } else {
+            return {};
+        }
+    }
+
+    /// Stops accepting work; see the shutdown contract in the file comment.
+    void shutdown(bool wait = true, bool cancel_futures = false) {
+        m_core->shutdown(cancel_futures);
+        if (wait && std::this_thread::get_id() != m_io_thread) { // never join itself
+            std::lock_guard lock(m_join_mutex);
+            if (m_thread.joinable()) {
+                m_thread.join();
+            }
+        }
+    }
+
+    /// A snapshot of workers, queue and counters.
+    [[nodiscard]] process_pool_stats stats() const { return m_core->stats(); }
+
+    /// The options the pool was built with.
+    [[nodiscard]] const options& settings() const noexcept { return m_options; }
+
+private:
+    static options validated(options opts) {
+        if (opts.max_workers == 0) {
+            throw std::invalid_argument(
+                "unblock::process_pool_executor: max_workers must be at least 1");
+        }
+        return opts;
+    }
+
+    /// The compile-time checks, each with a message that says what to do.
+    template <class F, class... Args>
+    static constexpr void check() {
+        using traits = detail::process_callable<F, Args...>;
+        static_assert(traits::is_function,
+                      "unblock::process_pool_executor: the callable must be a function pointer or "
+                      "a capture-less lambda; pass data as arguments instead");
+        static_assert(!traits::is_function || traits::arguments_match,
+                      "unblock::process_pool_executor: the arguments do not match the callable's "
+                      "parameters (wrong count, or not convertible to a parameter's type)");
+        static_assert(!traits::is_function || !traits::arguments_match || traits::arguments_codable,
+                      "unblock::process_pool_executor: no unblock::codec<T> for this argument "
+                      "type; specialize unblock::codec<T> (see codec.hpp)");
+        static_assert(!traits::is_function || !traits::arguments_match ||
+                          !traits::arguments_codable || traits::result_codable,
+                      "unblock::process_pool_executor: no unblock::codec<T> for the result type; "
+                      "specialize unblock::codec<T> (see codec.hpp) or return void");
+    }
+
+    /// Encodes the call frame into `call` and queues it.
+    template <class Call, class F, class... Args>
+    void launch(const std::shared_ptr<Call>& call, F& f, Args&&... args) {
+        using traits = detail::process_callable<F, Args...>;
+        if constexpr (traits::valid) {
+            using info = typename traits::info;
+            m_core->check_open();
+            byte_writer frame;
+            detail::process_begin_frame(frame);
+            frame.write_raw(static_cast<detail::process_thunk>(&info::run));
+            frame.write_raw(static_cast<typename traits::pointer>(f));
+            try {
+                info::encode_arguments(frame, std::forward<Args>(args)...);
+            } catch (...) {
+                detail::process_rethrow_as_serialization("encoding the arguments failed");
+            }
+            detail::process_end_frame(frame);
+            call->m_request = frame.release();
+            m_core->submit(call);
+        }
+    }
+
+    /// The worker side of `map`: runs `fn` on each input of a chunk.
+    template <class Pointer, class Value, class Result>
+    static std::vector<Result> run_chunk(Pointer fn, std::vector<Value> inputs) {
+        std::vector<Result> out;
+        out.reserve(inputs.size());
+        for (auto& x : inputs) {
+            out.push_back(fn(std::move(x)));
+        }
+        return out;
+    }
+
+    options m_options;
+    std::shared_ptr<detail::process_pool_core> m_core;
+    std::thread m_thread;
+    const std::thread::id m_io_thread; ///< m_thread's id, readable without racing a join
+    std::mutex m_join_mutex;           ///< serializes join/detach of m_thread
+};
+
+} // namespace unblock
