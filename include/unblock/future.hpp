@@ -33,9 +33,11 @@ public:
         if (m_cancel_requested) return true;
         m_cancel_requested = true;
         if (withdraw()) {
-            m_event_loop->end_offload();
             finish();
-            release(); // the work's reference: it will never complete
+            if (!completion_follows_withdrawal()) {
+                m_event_loop->end_offload();
+                release(); // the work's reference: it will never complete
+            }
         } else {
             request_stop();
         }
@@ -45,7 +47,7 @@ public:
     /// The work is over: its completion node ran on the loop (or it finished synchronously).
     void work_completed() noexcept {
         m_event_loop->end_offload();
-        finish();
+        if (!m_done) finish(); // withdrawn earlier: already finished as cancelled
         release();
     }
 
@@ -67,6 +69,9 @@ protected:
     virtual ~future_state() = default;
     virtual bool withdraw() noexcept = 0;
     virtual void request_stop() noexcept = 0;
+    /// True if the completion is still posted after a successful withdraw()
+    /// (a process pool reports a withdrawn or killed call like any other).
+    virtual bool completion_follows_withdrawal() const noexcept { return false; }
 
 private:
     void finish() noexcept {

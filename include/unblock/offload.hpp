@@ -6,6 +6,7 @@
 #include "detail/bound_call.hpp"
 #include "detail/loop_core.hpp"
 #include "detail/offload_operation.hpp"
+#include "detail/process_offload.hpp"
 #include "errors.hpp"
 #include "future.hpp"
 #include "thread_pool.hpp"
@@ -158,6 +159,16 @@ auto to_thread(F&& f, Args&&... args) {
 
 namespace detail {
 
+/// The executor a run_in_executor argument names: a reference or a pointer to one.
+template <class E>
+decltype(auto) dereference(E&& executor) noexcept {
+    if constexpr (std::is_pointer_v<std::remove_cvref_t<E>>) {
+        return *executor;
+    } else {
+        return (executor);
+    }
+}
+
 /// Submits a future's operation; the future owns one reference, the work the other.
 template <class R, class State, class Executor>
 future<R> start_future(event_loop& loop, State* state, Executor& executor) {
@@ -198,18 +209,26 @@ auto event_loop::run_in_executor(Executor&& executor, F&& f, Args&&... args) {
             detail::pool_operation<call, detail::submission::immediate>>(
             call(std::forward<F>(f), std::forward<Args>(args)...));
         return detail::start_future<result>(*this, state, target);
+    } else if constexpr (detail::process_executor<executor_type>) {
+        auto* state = new detail::process_future_state<result>();
+        state->m_event_loop = this;
+        future<result> handle(state); // from here on the handle owns its reference
+        begin_offload();
+        try {
+            state->launch(detail::dereference(executor), std::forward<F>(f),
+                          std::forward<Args>(args)...);
+        } catch (...) {
+            end_offload();
+            state->release(); // the work's reference: it never started
+            throw;
+        }
+        return handle;
     } else {
         static_assert(
             detail::executor<executor_type>,
             "unblock::run_in_executor: the executor needs a member execute(f) that runs the nullary "
             "callable f exactly once on some thread (or pass nullptr for the loop's default executor)");
-        executor_type& target = [&]() -> executor_type& {
-            if constexpr (std::is_pointer_v<std::remove_cvref_t<Executor>>) {
-                return *executor;
-            } else {
-                return executor;
-            }
-        }();
+        executor_type& target = detail::dereference(executor);
         auto* state = new detail::future_operation<detail::executor_operation<call>>(
             call(std::forward<F>(f), std::forward<Args>(args)...));
         return detail::start_future<result>(*this, state, target);

@@ -117,6 +117,9 @@ using process_result_t = typename process_callable<F, Args...>::result_type;
 /// comment for how workers start, what may be sent, errors and shutdown.
 class process_pool_executor {
 public:
+    /// Tells run_in_executor to send the function and arguments, not a closure.
+    using process_executor_tag = void;
+
     /// Settings of a pool.
     struct options {
         /// Worker processes (at least 1). Default: hardware concurrency.

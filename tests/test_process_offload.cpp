@@ -1,0 +1,131 @@
+// run_in_executor on a process_pool_executor: results, errors, crashes and
+// cancellation, as seen from coroutines on the loop.
+#include <catch2/catch.hpp>
+#include <unblock/unblock.hpp>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+using namespace std::chrono_literals;
+using unblock::task;
+
+namespace {
+
+int square(int x) { return x * x; }
+std::string greet(std::string name) { return "hello " + name; }
+int reject(int) { throw std::invalid_argument("negative input"); }
+int crash(int) {
+    std::raise(SIGSEGV);
+    return 0;
+}
+int sleep_long(int seconds) {
+    ::sleep(static_cast<unsigned>(seconds));
+    return seconds;
+}
+/// Records in a file that it ran (the parent checks the file).
+int touch(std::string path) {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    if (f) std::fclose(f);
+    return 1;
+}
+bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+} // namespace
+
+TEST_CASE("run_in_executor on a process pool returns results on the loop thread",
+          "[process_offload]") {
+    unblock::process_pool_executor pool(2);
+    auto body = [&]() -> task<> {
+        const auto loop_thread = std::this_thread::get_id();
+        auto squared = unblock::run_in_executor(pool, square, 7);
+        auto greeting = unblock::run_in_executor(&pool, greet, std::string("unblock"));
+        const int value = co_await squared;
+        const std::string text = co_await greeting;
+        CHECK(value == 49);
+        CHECK(text == "hello unblock");
+        CHECK(std::this_thread::get_id() == loop_thread);
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("a process pool call's exception arrives as the same type", "[process_offload]") {
+    unblock::process_pool_executor pool(1);
+    auto body = [&]() -> task<std::string> {
+        try {
+            co_await unblock::run_in_executor(pool, reject, -1);
+        } catch (const std::invalid_argument& e) {
+            co_return e.what();
+        }
+        co_return "nothing thrown";
+    };
+    CHECK(unblock::run(body()) == "negative input");
+}
+
+TEST_CASE("a crashing worker fails only its call, and the pool carries on", "[process_offload]") {
+    unblock::process_pool_executor pool(1);
+    auto body = [&]() -> task<> {
+        std::string message;
+        try {
+            co_await unblock::run_in_executor(pool, crash, 0);
+        } catch (const unblock::worker_crashed_error& e) {
+            message = e.what();
+        }
+        CHECK_THAT(message, Catch::Contains("SIGSEGV"));
+        const int after = co_await unblock::run_in_executor(pool, square, 3);
+        CHECK(after == 9);
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("cancelling a queued process call withdraws it at once", "[process_offload][cancel]") {
+    unblock::process_pool_executor pool(1);
+    const std::string marker = "/tmp/unblock_process_offload_" + std::to_string(::getpid());
+    auto body = [&]() -> task<> {
+        auto busy = unblock::run_in_executor(pool, sleep_long, 60);
+        auto queued = unblock::run_in_executor(pool, touch, marker);
+        CHECK(queued.cancel());
+        CHECK(queued.cancelled()); // at once: it was only queued
+        CHECK_THROWS_AS(co_await queued, unblock::cancelled_error);
+        CHECK(busy.cancel()); // kills the worker running the 60 s sleep
+        CHECK(busy.cancelled());
+        CHECK_THROWS_AS(co_await busy, unblock::cancelled_error);
+    };
+    const auto start = std::chrono::steady_clock::now();
+    unblock::run(body());
+    CHECK(std::chrono::steady_clock::now() - start < 30s); // the 60 s call did not hold anything up
+    pool.shutdown(true);
+    CHECK_FALSE(exists(marker));
+}
+
+TEST_CASE("wait_for around a process call kills it on timeout and the pool keeps working",
+          "[process_offload][cancel]") {
+    unblock::process_pool_executor pool(1);
+    auto body = [&]() -> task<> {
+        const auto start = std::chrono::steady_clock::now();
+        CHECK_THROWS_AS(co_await unblock::wait_for(unblock::run_in_executor(pool, sleep_long, 60),
+                                                   50ms),
+                        unblock::timeout_error);
+        CHECK(std::chrono::steady_clock::now() - start < 30s); // resumed at once, not after 60 s
+        const int after = co_await unblock::run_in_executor(pool, square, 5);
+        CHECK(after == 25);
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("run_in_executor on a shut-down process pool throws executor_shutdown_error",
+          "[process_offload]") {
+    unblock::process_pool_executor pool(1);
+    pool.shutdown();
+    auto body = [&]() -> task<> {
+        CHECK_THROWS_AS(unblock::run_in_executor(pool, square, 1),
+                        unblock::executor_shutdown_error);
+        co_return;
+    };
+    unblock::run(body());
+}
