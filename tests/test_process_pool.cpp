@@ -818,19 +818,13 @@ std::size_t allocate_and_throw(std::size_t n) {
 }
 } // namespace
 
-// ASan's allocator (GCC 12 / LLVM 14 runtimes) does not hold its locks across
-// fork() the way glibc's malloc does, so a worker forked while another thread
-// is inside ASan's malloc can inherit a held allocator lock. That is a limit
-// of the sanitizer runtime (see process_pool.hpp), so under ASan the other
+// The sanitizers' allocators (GCC 12 / LLVM 14 runtimes) do not hold their
+// locks across fork() the way glibc's malloc does, so a worker forked while
+// another thread is inside the sanitizer's malloc can inherit a held lock
+// (seen with ASan, and with TSan on a loaded machine). That is a limit of the
+// sanitizer runtimes (see process_pool.hpp), so under a sanitizer the other
 // threads keep running but do not allocate.
-#if defined(__SANITIZE_ADDRESS__)
-#define UNBLOCK_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNBLOCK_TEST_ASAN 1
-#endif
-#endif
-#ifdef UNBLOCK_TEST_ASAN
+#if defined(UNBLOCK_SANITIZER_ADDRESS) || defined(UNBLOCK_SANITIZER_THREAD)
 constexpr bool hammer_malloc = false;
 #else
 constexpr bool hammer_malloc = true;
