@@ -40,6 +40,11 @@ public:
 
 } // namespace
 
+// A replaced operator delete that frees what the replaced operator new got
+// from malloc is correct; GCC's -Wmismatched-new-delete cannot see the pair.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 void* operator new(std::size_t size) { return counted_allocation(size); }
 void* operator new[](std::size_t size) { return counted_allocation(size); }
 void operator delete(void* p) noexcept { std::free(p); }

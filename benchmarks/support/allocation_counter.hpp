@@ -18,6 +18,11 @@ inline std::atomic<long> g_allocations{0};
 
 } // namespace bench
 
+// A replaced operator delete that frees what the replaced operator new got
+// from malloc is correct; GCC's -Wmismatched-new-delete cannot see the pair.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 void* operator new(std::size_t size) {
     bench::g_allocations.fetch_add(1, std::memory_order_relaxed);
     if (void* p = std::malloc(size == 0 ? 1 : size)) return p;

@@ -37,8 +37,13 @@ public:
             // it also releases the node's contents to the loop.
         } while (!m_head.compare_exchange_weak(head, node, std::memory_order_seq_cst,
                                                std::memory_order_relaxed));
-        // seq_cst: the load half of the Dekker pair.
-        if (m_sleeping.load(std::memory_order_seq_cst)) wake();
+        // seq_cst: the load half of the Dekker pair. Only the poster that
+        // flips the flag back wakes the loop: a burst of completions while it
+        // sleeps costs one notification, not one each.
+        if (m_sleeping.load(std::memory_order_seq_cst) &&
+            m_sleeping.exchange(false, std::memory_order_acq_rel)) {
+            wake();
+        }
         // release: the loop's destructor (drain()) must not free the inbox while we touch it.
         m_posting.fetch_sub(1, std::memory_order_release);
     }
@@ -86,8 +91,7 @@ public:
             }
             m_signalled = false;
         }
-        // relaxed: only the loop thread reads its own flag's effect on itself; a
-        // poster that still sees `true` merely sends a spare notification.
+        // relaxed: a poster that still sees `true` merely sends a spare notification.
         m_sleeping.store(false, std::memory_order_relaxed);
     }
 

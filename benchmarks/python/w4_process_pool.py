@@ -1,0 +1,37 @@
+"""W4 for Python asyncio (BENCHMARKS.md): 2,000 sequential run_in_executor
+calls of f(x) = x + 1 on a 2-worker ProcessPoolExecutor after 100 warm-up
+calls; prints `W4 python-asyncio median_us=... p99_us=...`."""
+import asyncio
+import math
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+
+def add_one(x):
+    return x + 1
+
+
+def percentile(samples, p):
+    samples = sorted(samples)
+    rank = max(1, math.ceil(p / 100 * len(samples)))
+    return samples[rank - 1]
+
+
+async def main(warmup, rounds):
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(2) as pool:
+        x = 0
+        for _ in range(warmup):
+            x = await loop.run_in_executor(pool, add_one, x)
+        samples = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            x = await loop.run_in_executor(pool, add_one, x)
+            samples.append((time.perf_counter() - start) * 1e6)
+    print(f"W4 python-asyncio median_us={percentile(samples, 50):.1f} p99_us={percentile(samples, 99):.1f}")
+
+
+if __name__ == "__main__":
+    smoke = "--smoke" in sys.argv
+    asyncio.run(main(10 if smoke else 100, 50 if smoke else 2000))
