@@ -12,112 +12,22 @@ namespace unblock {
 
 namespace detail {
 
-template <class T>
-class root_promise;
-
-/// The coroutine that runs an awaitable as a task (asyncio's Task).
-template <class T>
-struct root_coroutine {
-    using promise_type = root_promise<T>;
-    std::coroutine_handle<root_promise<T>> m_coroutine;
-};
-
-/// Promise of a task's outermost coroutine: owns the task's state.
-///
-/// The frame lives until the task has finished AND its `join_handle` is gone;
-/// whichever comes last destroys it.
-class root_promise_base : public promise_base {
-public:
-    root_promise_base() noexcept { m_task = &m_state; }
-    root_promise_base(const root_promise_base&) = delete;
-    root_promise_base& operator=(const root_promise_base&) = delete;
-    ~root_promise_base() {
-        if (m_state.m_loop) m_state.m_loop->unregister_task(m_state);
-    }
-
-    std::suspend_always initial_suspend() noexcept { return {}; }
-
-    struct final_awaiter {
-        bool await_ready() noexcept { return false; }
-        template <class Promise>
-        std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
-            task_state& state = self.promise().m_state;
-            state.m_done = true;
-            state.m_waiting_on = nullptr;
-            if (state.m_loop) state.m_loop->task_finished(state);
-            std::coroutine_handle<> next = std::noop_coroutine();
-            if (state.m_listener)
-                next = std::exchange(state.m_listener, nullptr)->task_finished(state);
-            if (state.m_detached) {
-                if (state.m_loop) state.m_loop->report_if_unretrieved(state);
-                self.destroy();
-            }
-            return next;
-        }
-        void await_resume() noexcept {}
-    };
-    final_awaiter final_suspend() noexcept { return {}; }
-
-    void unhandled_exception() noexcept {
-        try {
-            throw;
-        } catch (const cancelled_error&) {
-            m_state.m_cancelled = true;
-        } catch (...) {
-        }
-        m_state.m_exception = std::current_exception();
-    }
-
-    task_state m_state;
-    resume_node m_start; ///< queues the task's first step
-};
-
-template <class T>
-class root_promise : public root_promise_base {
-public:
-    root_coroutine<T> get_return_object() noexcept {
-        return {std::coroutine_handle<root_promise>::from_promise(*this)};
-    }
-    template <class U>
-    void return_value(U&& value) {
-        m_result.set_value(std::forward<U>(value));
-    }
-
-    /// The value, or the task's exception rethrown.
-    T take_result() {
-        if (m_state.m_exception) {
-            m_state.m_exception_retrieved = true;
-            std::rethrow_exception(m_state.m_exception);
-        }
-        return m_result.take();
-    }
-
-    result_slot<T> m_result;
-};
-
-template <>
-class root_promise<void> : public root_promise_base {
-public:
-    root_coroutine<void> get_return_object() noexcept {
-        return {std::coroutine_handle<root_promise>::from_promise(*this)};
-    }
-    void return_void() noexcept {}
-
-    void take_result() {
-        if (m_state.m_exception) {
-            m_state.m_exception_retrieved = true;
-            std::rethrow_exception(m_state.m_exception);
-        }
-    }
-};
-
+/// The coroutine that runs any other awaitable (to_thread(...), a future) as a task.
 template <class T, class A>
-root_coroutine<T> make_root(A awaitable) {
+task<T> run_awaitable(A awaitable) {
     if constexpr (std::is_void_v<T>) {
         co_await std::move(awaitable);
     } else {
         co_return co_await std::move(awaitable);
     }
+}
+
+/// A finished task's value, or its exception rethrown (and marked retrieved).
+template <class T>
+T take_task_result(std::coroutine_handle<task_promise<T>> coroutine) {
+    task_promise<T>& promise = coroutine.promise();
+    if (promise.m_state.m_exception) promise.m_state.m_exception_retrieved = true;
+    return promise.m_result.take();
 }
 
 /// Waits for a task to finish (optionally with a timeout that cancels it).
@@ -127,7 +37,7 @@ class join_awaiter final : timer_node, cancel_hook, completion_listener {
 public:
     using clock = std::chrono::steady_clock;
 
-    join_awaiter(std::coroutine_handle<root_promise<T>> child,
+    join_awaiter(std::coroutine_handle<task_promise<T>> child,
                  std::optional<clock::duration> timeout) noexcept
         : timer_node(&on_timeout), m_child(child), m_timeout(timeout) {}
 
@@ -179,7 +89,7 @@ public:
                     std::chrono::duration_cast<std::chrono::milliseconds>(*m_timeout).count()) +
                 " ms; the awaited work was cancelled");
         }
-        return m_child.promise().take_result();
+        return take_task_result(m_child);
     }
 
 private:
@@ -201,7 +111,7 @@ private:
         self->m_child.promise().m_state.request_cancel();
     }
 
-    std::coroutine_handle<root_promise<T>> m_child;
+    std::coroutine_handle<task_promise<T>> m_child;
     std::optional<clock::duration> m_timeout;
     task_state* m_waiter = nullptr;
     std::coroutine_handle<> m_awaiting;
@@ -222,10 +132,8 @@ private:
 template <class T>
 class [[nodiscard]] join_handle {
 public:
-    using promise_type = detail::root_promise<T>;
-
     join_handle() noexcept = default;
-    explicit join_handle(std::coroutine_handle<promise_type> coroutine) noexcept
+    explicit join_handle(std::coroutine_handle<detail::task_promise<T>> coroutine) noexcept
         : m_coroutine(coroutine) {}
     join_handle(join_handle&& other) noexcept : m_coroutine(std::exchange(other.m_coroutine, {})) {}
     join_handle& operator=(join_handle&& other) noexcept {
@@ -265,7 +173,7 @@ public:
             throw invalid_state_error(
                 "unblock: join_handle::result() called before the task finished; co_await the handle instead");
         }
-        return m_coroutine.promise().take_result();
+        return detail::take_task_result(m_coroutine);
     }
 
     /// The task's state, for the library's combinators.
@@ -291,7 +199,7 @@ private:
         m_coroutine = {};
     }
 
-    std::coroutine_handle<promise_type> m_coroutine;
+    std::coroutine_handle<detail::task_promise<T>> m_coroutine;
 };
 
 template <class A>
@@ -302,8 +210,19 @@ auto event_loop::create_task(A awaitable, std::string name)
         "unblock::create_task needs an awaitable: a task<T>, to_thread(...), or an object with "
         "await_ready/await_suspend/await_resume");
     using result = detail::await_result_t<A>;
-    auto coroutine = detail::make_root<result>(std::move(awaitable)).m_coroutine;
-    detail::root_promise<result>& promise = coroutine.promise();
+    std::coroutine_handle<detail::task_promise<result>> coroutine;
+    if constexpr (std::is_same_v<A, task<result>>) {
+        coroutine = awaitable.release(); // the task's own frame becomes the task: one allocation
+    } else {
+        coroutine = detail::run_awaitable<result>(std::move(awaitable)).release();
+    }
+    if (!coroutine || coroutine.done()) {
+        throw invalid_state_error(
+            "unblock::create_task: the task is empty or has already run (moved-from, "
+            "default-constructed or awaited); create a new task");
+    }
+    detail::task_promise<result>& promise = coroutine.promise();
+    promise.m_task = &promise.m_state;
     register_task(promise.m_state);
     promise.m_state.m_id = m_tasks_created;
     if (!name.empty())

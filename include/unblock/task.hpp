@@ -2,6 +2,7 @@
 /// `task<T>`: the lazy coroutine type unblock programs are written in.
 #pragma once
 
+#include "detail/loop_node.hpp"
 #include "detail/result.hpp"
 #include "detail/task_state.hpp"
 #include "errors.hpp"
@@ -16,8 +17,10 @@ class task;
 
 namespace detail {
 
-/// What every task promise has: where to go when done, and whether the
-/// awaiting coroutine actually suspended.
+/// What every task promise has: where to go when done, whether the awaiting
+/// coroutine actually suspended, and — used only when the coroutine is a
+/// task's outermost one (create_task) — the task's state, so a task costs one
+/// frame and one allocation.
 ///
 /// A task is started inline by the coroutine that awaits it. If it completes
 /// without suspending, the awaiter simply does not suspend — no recursion, so
@@ -31,27 +34,70 @@ public:
 
     struct final_awaiter {
         bool await_ready() noexcept { return false; }
+
         template <class Promise>
         std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
             task_promise_base& promise = self.promise();
             promise.m_finished = true;
+            if (promise.is_task_root()) return finish_task(self);
             if (promise.m_awaiter_suspended) return promise.m_continuation;
             return std::noop_coroutine();
         }
+
         void await_resume() noexcept {}
+
+    private:
+        /// The task is over: tell the loop and whoever waits; a detached task
+        /// reports an exception nobody retrieved and frees its frame.
+        template <class Promise>
+        static std::coroutine_handle<> finish_task(std::coroutine_handle<Promise> self) noexcept {
+            auto& state = self.promise().m_state;
+            state.m_done = true;
+            state.m_waiting_on = nullptr;
+            auto* loop = state.m_loop;
+            if (loop) loop->task_finished(state);
+            std::coroutine_handle<> next = std::noop_coroutine();
+            if (state.m_listener)
+                next = std::exchange(state.m_listener, nullptr)->task_finished(state);
+            if (state.m_detached) {
+                if (loop) loop->report_if_unretrieved(state);
+                self.destroy();
+            }
+            return next;
+        }
     };
     final_awaiter final_suspend() noexcept { return {}; }
+
+    /// True if this coroutine is the outermost one of a task (create_task).
+    [[nodiscard]] bool is_task_root() const noexcept { return m_task == &m_state; }
+
+    /// Records how a task failed (for cancelled() and unretrieved-exception reports).
+    void note_task_failure(const std::exception_ptr& error) noexcept {
+        if (!is_task_root()) return;
+        try {
+            std::rethrow_exception(error);
+        } catch (const cancelled_error&) {
+            m_state.m_cancelled = true;
+        } catch (...) {
+        }
+        m_state.m_exception = error;
+    }
 
     std::coroutine_handle<> m_continuation;
     bool m_finished = false;
     bool m_awaiter_suspended = false;
+    task_state m_state;  ///< the task's state, when this is its outermost coroutine
+    resume_node m_start; ///< queues a task's first step
 };
 
 template <class T>
 class task_promise : public task_promise_base {
 public:
     task<T> get_return_object() noexcept;
-    void unhandled_exception() noexcept { m_result.set_exception(std::current_exception()); }
+    void unhandled_exception() noexcept {
+        m_result.set_exception(std::current_exception());
+        note_task_failure(m_result.exception());
+    }
 
     template <class U = T>
         requires std::convertible_to<U&&, T>
@@ -64,7 +110,10 @@ template <class T>
 class task_promise<T&> : public task_promise_base {
 public:
     task<T&> get_return_object() noexcept;
-    void unhandled_exception() noexcept { m_result.set_exception(std::current_exception()); }
+    void unhandled_exception() noexcept {
+        m_result.set_exception(std::current_exception());
+        note_task_failure(m_result.exception());
+    }
     void return_value(T& value) noexcept { m_result.set_value(value); }
 
     result_slot<T&> m_result;
@@ -74,7 +123,10 @@ template <>
 class task_promise<void> : public task_promise_base {
 public:
     task<void> get_return_object() noexcept;
-    void unhandled_exception() noexcept { m_result.set_exception(std::current_exception()); }
+    void unhandled_exception() noexcept {
+        m_result.set_exception(std::current_exception());
+        note_task_failure(m_result.exception());
+    }
     void return_void() noexcept { m_result.set_value(); }
 
     result_slot<void> m_result;

@@ -149,7 +149,7 @@ public:
     using slow_step_handler = std::function<void(const slow_step&)>;
 
     event_loop() : event_loop(options{}) {}
-    explicit event_loop(options settings) : m_options(settings) {}
+    explicit event_loop(options settings) : m_options(settings) { m_tasks.make_head(); }
     event_loop(const event_loop&) = delete;
     event_loop& operator=(const event_loop&) = delete;
     ~event_loop();
@@ -290,7 +290,6 @@ public:
     // --- Used by the task machinery (join_handle.hpp). ---
 
     void register_task(detail::task_state& task) noexcept;
-    void unregister_task(detail::task_state& task) noexcept;
     void task_finished(detail::task_state& task) noexcept;
     void report_if_unretrieved(detail::task_state& task) noexcept;
     /// Cancels every unfinished task and runs the loop until all have finished (asyncio.run's
@@ -323,7 +322,7 @@ private:
 
     bool m_running = false;
     detail::task_state* m_current_task = nullptr;
-    detail::task_state* m_tasks = nullptr; ///< every task not yet destroyed (intrusive list)
+    detail::task_link m_tasks; ///< head of the list of every task not yet destroyed
     std::size_t m_unfinished_tasks = 0;
     std::size_t m_tasks_created = 0;
 
@@ -441,8 +440,9 @@ inline void event_loop::report_slow_step(detail::task_state* task,
     // The task may have finished and been destroyed during the step; its name
     // is only read while it is still registered.
     std::string name;
-    for (detail::task_state* t = m_tasks; t != nullptr; t = t->m_next) {
-        if (t == task) {
+    for (detail::task_link* l = m_tasks.m_next_task; l != &m_tasks; l = l->m_next_task) {
+        if (l == task) {
+            auto* t = static_cast<detail::task_state*>(l);
             name = t->name();
             break;
         }
@@ -491,21 +491,9 @@ inline void event_loop::call_exception_handler(const exception_context& context)
 
 inline void event_loop::register_task(detail::task_state& task) noexcept {
     task.m_loop = this;
-    task.m_next = m_tasks;
-    if (m_tasks) m_tasks->m_prev = &task;
-    m_tasks = &task;
+    task.link_after(m_tasks);
     ++m_unfinished_tasks;
     ++m_tasks_created;
-}
-
-inline void event_loop::unregister_task(detail::task_state& task) noexcept {
-    if (task.m_prev) {
-        task.m_prev->m_next = task.m_next;
-    } else {
-        m_tasks = task.m_next;
-    }
-    if (task.m_next) task.m_next->m_prev = task.m_prev;
-    task.m_prev = task.m_next = nullptr;
 }
 
 inline void event_loop::task_finished(detail::task_state&) noexcept { --m_unfinished_tasks; }
@@ -523,7 +511,8 @@ inline void event_loop::cancel_all_tasks() {
     while (m_unfinished_tasks > 0) {
         if (cancelled_up_to != m_tasks_created) {
             cancelled_up_to = m_tasks_created;
-            for (detail::task_state* t = m_tasks; t != nullptr; t = t->m_next) {
+            for (detail::task_link* l = m_tasks.m_next_task; l != &m_tasks; l = l->m_next_task) {
+                auto* t = static_cast<detail::task_state*>(l);
                 if (!t->m_done && !t->m_cancel_requested) t->request_cancel();
             }
         }
@@ -557,11 +546,10 @@ inline event_loop::~event_loop() {
         }
     }
     // Finished tasks still owned by join handles forget this loop.
-    for (detail::task_state* t = m_tasks; t != nullptr;) {
-        detail::task_state* next = t->m_next;
+    while (m_tasks.m_next_task != &m_tasks) {
+        auto* t = static_cast<detail::task_state*>(m_tasks.m_next_task);
         t->m_loop = nullptr;
-        t->m_prev = t->m_next = nullptr;
-        t = next;
+        t->unlink();
     }
 }
 

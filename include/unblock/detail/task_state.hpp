@@ -42,9 +42,39 @@ protected:
     ~completion_listener() = default;
 };
 
+/// A node of the loop's circular list of tasks. A task unlinks itself when
+/// it is destroyed, so its coroutine frame never needs to reach the loop.
+struct task_link {
+    task_link() = default;
+    task_link(const task_link&) = delete;
+    task_link& operator=(const task_link&) = delete;
+    ~task_link() { unlink(); }
+
+    /// Makes this the (empty) head of a list.
+    void make_head() noexcept { m_prev_task = m_next_task = this; }
+
+    void link_after(task_link& head) noexcept {
+        m_prev_task = &head;
+        m_next_task = head.m_next_task;
+        head.m_next_task->m_prev_task = this;
+        head.m_next_task = this;
+    }
+
+    void unlink() noexcept {
+        if (m_next_task == nullptr) return;
+        m_prev_task->m_next_task = m_next_task;
+        m_next_task->m_prev_task = m_prev_task;
+        m_prev_task = m_next_task = nullptr;
+    }
+
+    task_link* m_prev_task = nullptr;
+    task_link* m_next_task = nullptr;
+};
+
 /// The state of one task scheduled with `create_task` (asyncio's Task), shared
-/// by every coroutine of the chain it runs. Loop thread only.
-class task_state {
+/// by every coroutine of the chain it runs. It lives in the promise of the
+/// task's outermost coroutine. Loop thread only.
+class task_state : public task_link {
 public:
     task_state() = default;
     task_state(const task_state&) = delete;
@@ -95,9 +125,6 @@ public:
     std::exception_ptr m_exception; ///< how it failed, if it did
 
     completion_listener* m_listener = nullptr;
-
-    task_state* m_prev = nullptr; ///< the loop's list of live tasks
-    task_state* m_next = nullptr;
 };
 
 /// Base of the promise types whose coroutines run inside a task.
