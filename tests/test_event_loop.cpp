@@ -486,3 +486,23 @@ TEST_CASE("UNBLOCK_DEBUG=1 turns debug mode on", "[event_loop][debug]") {
     ::unsetenv("UNBLOCK_DEBUG");
     CHECK_FALSE(event_loop::options{}.debug);
 }
+
+TEST_CASE("dropping a join_handle while another coroutine awaits it is safe", "[event_loop]") {
+    unblock::test::counted::reset();
+    auto body = []() -> task<int> {
+        auto child = unblock::create_task([]() -> task<unblock::test::counted> {
+            co_await unblock::sleep(1ms);
+            co_return unblock::test::counted(6);
+        }());
+        auto waiter_body = [&]() -> task<int> {
+            auto value = co_await child;
+            co_return value.value();
+        };
+        auto waiter = unblock::create_task(waiter_body());
+        co_await unblock::sleep(0s); // `waiter` is now suspended on the child
+        child.detach();              // the awaiter takes over the child's frame
+        co_return co_await waiter;
+    };
+    CHECK(unblock::run(body()) == 6);
+    CHECK(unblock::test::counted::alive() == 0); // the frame and its value were freed once
+}

@@ -499,3 +499,20 @@ TEST_CASE("offloaded values are destroyed exactly once", "[offload]") {
     CHECK(unblock::run(body()) == 6);
     CHECK(unblock::test::counted::alive() == 0);
 }
+
+TEST_CASE("replacing the default executor in the iteration a call was submitted is safe",
+          "[offload]") {
+    auto body = []() -> task<> {
+        auto caller = unblock::create_task(unblock::to_thread([] { return 3; }));
+        auto replacer_body = []() -> task<> {
+            unblock::get_running_loop().set_default_executor(
+                std::make_shared<unblock::thread_pool_executor>(1));
+            co_return;
+        };
+        auto replacer = unblock::create_task(replacer_body()); // runs right after `caller` submits
+        co_await replacer;
+        const int value = co_await caller;
+        CHECK(value == 3);
+    };
+    unblock::run(body());
+}

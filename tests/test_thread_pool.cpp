@@ -272,3 +272,26 @@ TEST_CASE("execute runs any callable and withdraw removes queued items", "[threa
     pool.shutdown();
     CHECK_FALSE(item.ran);
 }
+
+TEST_CASE("concurrent shutdown(wait=true) calls each return only after every worker exited",
+          "[thread_pool]") {
+    thread_pool_executor pool(2);
+    std::latch started(1);
+    std::latch release(1);
+    auto job = pool.submit([&] {
+        started.count_down();
+        release.wait();
+    });
+    started.wait();
+    std::atomic<int> threads_seen_after_return{-1};
+    std::jthread first([&] { pool.shutdown(true); });
+    std::jthread second([&] {
+        pool.shutdown(true);
+        threads_seen_after_return = static_cast<int>(pool.stats().threads);
+    });
+    release.count_down();
+    first.join();
+    second.join();
+    job.get();
+    CHECK(threads_seen_after_return == 0);
+}

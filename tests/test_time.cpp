@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 using namespace std::chrono_literals;
 using unblock::task;
@@ -106,4 +107,27 @@ TEST_CASE("sleep outside a loop throws no_running_loop_error when awaited", "[ti
     CHECK_THROWS_AS(std::rethrow_exception(coroutine.handle.promise().error),
                     unblock::no_running_loop_error);
     coroutine.handle.destroy();
+}
+
+TEST_CASE("wait_for whose work finishes in the iteration its timeout fires returns the value",
+          "[time][cancel]") {
+    // The work's sleep and the timeout both fall due while another task blocks
+    // the loop, so the work's completion and the timeout run in the same
+    // iteration (this was a use after free, caught by ASan).
+    auto body = []() -> task<int> {
+        auto work = []() -> task<int> {
+            co_await unblock::sleep(10ms);
+            co_return 4;
+        };
+        auto blocker = []() -> task<> {
+            co_await unblock::sleep(0s); // let the work start its sleep first
+            co_await unblock::sleep(0s);
+            std::this_thread::sleep_for(50ms);
+        };
+        auto blocking = unblock::create_task(blocker());
+        const int value = co_await unblock::wait_for(work(), 20ms);
+        co_await blocking;
+        co_return value;
+    };
+    CHECK(unblock::run(body()) == 4);
 }

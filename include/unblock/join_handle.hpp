@@ -6,6 +6,7 @@
 #include "detail/loop_core.hpp"
 
 #include <chrono>
+#include <cstdio>
 #include <optional>
 
 namespace unblock {
@@ -20,6 +21,21 @@ task<T> run_awaitable(A awaitable) {
     } else {
         co_return co_await std::move(awaitable);
     }
+}
+
+/// Reports a task's unretrieved exception when its loop no longer exists.
+inline void report_without_loop(task_state& task) noexcept {
+    if (!task.m_exception || task.m_cancelled || task.m_exception_retrieved) return;
+    task.m_exception_retrieved = true;
+    std::string what = "unknown exception";
+    try {
+        std::rethrow_exception(task.m_exception);
+    } catch (const std::exception& e) {
+        what = e.what();
+    } catch (...) {
+    }
+    std::fprintf(stderr, "unblock: exception in a task was never retrieved (task '%s'): %s\n",
+                 task.name().c_str(), what.c_str());
 }
 
 /// A finished task's value, or its exception rethrown (and marked retrieved).
@@ -59,22 +75,28 @@ public:
 
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> awaiting) {
+        task_state& child = m_child.promise().m_state;
+        // The timer first: if it cannot be added, nothing refers to this awaiter yet.
+        if (m_timeout) child.m_loop->add_timer(this, clock::now() + *m_timeout);
         m_waiter = task_of(awaiting);
         if (m_waiter && !m_waiter->begin_wait(this)) {
+            if (m_timeout) child.m_loop->remove_timer(this);
             m_cancelled_early = true;
             return false;
         }
         m_awaiting = awaiting;
         m_task = m_waiter;
-        task_state& child = m_child.promise().m_state;
         child.m_listener = this;
-        if (m_timeout) child.m_loop->add_timer(this, clock::now() + *m_timeout);
+        m_listening = true;
         return true;
     }
 
     T await_resume() {
         if (m_waiter) m_waiter->end_wait();
         if (m_cancelled_early) throw cancelled_error();
+        // If the handle was dropped while this awaited the task, the frame is this awaiter's to
+        // free.
+        const orphan_guard guard{m_listening ? m_child : nullptr};
         task_state& child = m_child.promise().m_state;
         if (m_cancelled || (m_timed_out && child.m_cancelled)) {
             if (child.m_exception && !child.m_cancelled) {
@@ -93,8 +115,24 @@ public:
     }
 
 private:
+    /// Frees the child's frame if its join_handle was dropped while awaited.
+    struct orphan_guard {
+        std::coroutine_handle<task_promise<T>> child;
+        ~orphan_guard() {
+            if (child && child.promise().m_state.m_detached) child.destroy();
+        }
+    };
+
     std::coroutine_handle<> task_finished(task_state& child) noexcept override {
-        if (queued()) child.m_loop->remove_timer(this);
+        if (queued()) {
+            child.m_loop->remove_timer(this);
+        } else if (m_timeout && !m_timed_out) {
+            // The timer already fired into this iteration's batch and will run
+            // after us: resuming now would free the node it lives in. Let the
+            // timer resume the coroutine instead.
+            m_child_finished = true;
+            return std::noop_coroutine();
+        }
         return m_awaiting;
     }
 
@@ -107,6 +145,10 @@ private:
 
     static void on_timeout(loop_node* node) noexcept {
         auto* self = static_cast<join_awaiter*>(node);
+        if (self->m_child_finished) {
+            self->m_awaiting.resume(); // the task finished first, in the same iteration
+            return;
+        }
         self->m_timed_out = true;
         self->m_child.promise().m_state.request_cancel();
     }
@@ -118,6 +160,8 @@ private:
     bool m_cancelled_early = false;
     bool m_cancelled = false;
     bool m_timed_out = false;
+    bool m_child_finished = false; ///< finished while the fired timer was still to run
+    bool m_listening = false;      ///< registered as the child's listener
 };
 
 } // namespace detail
@@ -191,7 +235,11 @@ private:
         if (!m_coroutine) return;
         detail::task_state& task = state();
         if (task.m_done) {
-            if (task.m_loop) task.m_loop->report_if_unretrieved(task);
+            if (task.m_loop) {
+                task.m_loop->report_if_unretrieved(task);
+            } else {
+                detail::report_without_loop(task); // the loop is gone: stderr, never silence
+            }
             m_coroutine.destroy();
         } else {
             task.m_detached = true;

@@ -57,9 +57,11 @@ public:
             auto* loop = state.m_loop;
             if (loop) loop->task_finished(state);
             std::coroutine_handle<> next = std::noop_coroutine();
-            if (state.m_listener)
-                next = std::exchange(state.m_listener, nullptr)->task_finished(state);
-            if (state.m_detached) {
+            const bool awaited = state.m_listener != nullptr;
+            if (awaited) next = std::exchange(state.m_listener, nullptr)->task_finished(state);
+            // Detached and not awaited: nobody else will free the frame. (If it
+            // was awaited, the awaiter frees it after taking the result.)
+            if (state.m_detached && !awaited) {
                 if (loop) loop->report_if_unretrieved(state);
                 self.destroy();
             }

@@ -72,6 +72,7 @@ public:
 
     std::mutex m_mutex;
     std::condition_variable m_work_available;
+    std::condition_variable m_worker_exited;        // shutdown(wait) waits on it for m_threads
     work_queue m_queue;                             // guarded by m_mutex
     std::vector<std::shared_ptr<worker>> m_workers; // guarded by m_mutex
     std::size_t m_threads = 0;                      // live workers; guarded
@@ -302,7 +303,20 @@ inline void thread_pool_executor::post(detail::work_item* item) {
     if (s.m_broken) std::rethrow_exception(s.m_broken);
     if (s.m_shutdown) throw executor_shutdown_error();
     s.m_queue.push_back(item);
-    wake_sleepers(s, balance_workers(m_state));
+    std::size_t wake = s.m_sleeping;
+    try {
+        wake = balance_workers(m_state);
+    } catch (...) {
+        // No thread could start (resource limits). With none running, nothing
+        // would ever run the item: take it back and report. Otherwise the
+        // running workers will get to it.
+        if (s.m_threads == 0) {
+            s.m_queue.remove(item);
+            s.m_queued_hint.store(s.m_queue.size(), std::memory_order_relaxed);
+            throw;
+        }
+    }
+    wake_sleepers(s, wake);
 }
 
 inline void thread_pool_executor::post_batch(detail::work_queue& items) noexcept {
@@ -316,12 +330,17 @@ inline void thread_pool_executor::post_batch(detail::work_queue& items) noexcept
             refused = std::make_exception_ptr(executor_shutdown_error());
         } else {
             s.m_queue.splice_back(items);
-            std::size_t wake = s.m_sleeping; // if no thread can start, wake every sleeper
+            std::size_t wake = s.m_sleeping;
             try {
                 wake = balance_workers(m_state);
             } catch (...) {
+                if (s.m_threads == 0) { // as in post(): nothing would run them
+                    items.splice_back(s.m_queue);
+                    s.m_queued_hint.store(0, std::memory_order_relaxed);
+                    refused = std::current_exception();
+                }
             }
-            wake_sleepers(s, wake);
+            if (!refused) wake_sleepers(s, wake);
         }
     }
     if (refused) abandon_all(items, refused);
@@ -363,6 +382,7 @@ thread_pool_executor::start_worker(const std::shared_ptr<detail::thread_pool_sta
             ++it;
         }
     }
+    workers.reserve(workers.size() + 1); // nothing may throw once the thread runs
     auto record = std::make_shared<detail::thread_pool_state::worker>();
     const std::size_t index = state->m_next_index++;
     record->thread = std::thread(&worker_main, state, record, index);
@@ -408,6 +428,7 @@ thread_pool_executor::worker_main(std::shared_ptr<detail::thread_pool_state> sta
                 --s.m_idle;
                 --s.m_threads;
                 self->exited = true;
+                s.m_worker_exited.notify_all();
             }
             s.m_work_available.notify_all();
             abandon_all(abandoned, s.m_broken);
@@ -450,6 +471,7 @@ thread_pool_executor::worker_main(std::shared_ptr<detail::thread_pool_state> sta
     --s.m_idle;
     --s.m_threads;
     self->exited = true;
+    s.m_worker_exited.notify_all();
 }
 
 inline void thread_pool_executor::abandon_all(detail::work_queue& queue,
@@ -485,6 +507,11 @@ inline void thread_pool_executor::shutdown(bool wait, bool cancel_futures) {
             worker->thread.join();
         }
     }
+    // Another shutdown may have taken (and be joining) some workers: wait until
+    // every worker has exited, except the calling one if it is a worker.
+    const std::size_t calling_worker = running_in_this_pool() ? 1 : 0;
+    std::unique_lock lock(s.m_mutex);
+    s.m_worker_exited.wait(lock, [&] { return s.m_threads <= calling_worker; });
 }
 
 } // namespace unblock

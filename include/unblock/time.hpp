@@ -23,17 +23,17 @@ public:
     bool await_suspend(std::coroutine_handle<Promise> awaiting) {
         m_waiter = task_of(awaiting);
         m_loop = m_waiter && m_waiter->m_loop ? m_waiter->m_loop : &get_running_loop();
+        m_awaiting = awaiting;
+        m_task = m_waiter;
+        // The timer first: if it cannot be added, nothing refers to this awaiter yet.
+        const bool timed = m_delay > std::chrono::steady_clock::duration::zero();
+        if (timed) m_loop->add_timer(this, m_loop->time() + m_delay);
         if (m_waiter && !m_waiter->begin_wait(this)) {
+            if (timed) m_loop->remove_timer(this);
             m_cancelled = true;
             return false;
         }
-        m_awaiting = awaiting;
-        m_task = m_waiter;
-        if (m_delay <= std::chrono::steady_clock::duration::zero()) {
-            m_loop->schedule(this);
-        } else {
-            m_loop->add_timer(this, m_loop->time() + m_delay);
-        }
+        if (!timed) m_loop->schedule(this);
         return true;
     }
 

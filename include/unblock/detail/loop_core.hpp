@@ -206,6 +206,7 @@ public:
     /// Makes `executor` the default executor. The previous one is released
     /// (if this held the last reference, its destructor waits for its work).
     void set_default_executor(std::shared_ptr<thread_pool_executor> executor) {
+        flush_deferred_work(); // work already submitted goes to the pool it was meant for
         if (!executor)
             throw std::invalid_argument(
                 "unblock::event_loop::set_default_executor: executor is null");
@@ -605,6 +606,7 @@ private:
 } // namespace detail
 
 inline task<> event_loop::shutdown_default_executor() {
+    flush_deferred_work(); // work already submitted still reaches the pool before it closes
     m_default_executor_closed = true;
     std::shared_ptr<thread_pool_executor> pool = std::move(m_default_executor);
     if (!pool) co_return;

@@ -65,7 +65,11 @@ public:
     /// Withdraws the call if it has not started; on success it never runs and no completion is
     /// posted.
     bool withdraw() noexcept {
-        return m_loop->withdraw_deferred_work(this) || m_pool->withdraw(this);
+        if (m_loop->withdraw_deferred_work(this)) return true;
+        // Taken by a worker already (or finished): the pool may even be gone.
+        // relaxed: a hint; the pool re-checks under its mutex.
+        if (m_queue.load(std::memory_order_relaxed) == nullptr) return false;
+        return m_pool->withdraw(this);
     }
 
     /// Requests the call's stop token (if it takes one). Thread-safe.
