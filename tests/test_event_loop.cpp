@@ -182,13 +182,13 @@ TEST_CASE("create_task runs concurrently, and join_handle reports state and name
         CHECK(unnamed.name().rfind("task-", 0) == 0);
         CHECK_FALSE(named.done());
         CHECK_THROWS_AS(named.result(), unblock::invalid_state_error);
-        const auto awaited_2 = co_await named;
-        CHECK(awaited_2 == 5);
+        const auto named_result = co_await named;
+        CHECK(named_result == 5);
         CHECK(named.done());
         CHECK_FALSE(named.cancelled());
         CHECK_FALSE(named.cancel()); // already finished
-        const auto awaited_3 = co_await unnamed;
-        CHECK(awaited_3 == 5);
+        const auto unnamed_result = co_await unnamed;
+        CHECK(unnamed_result == 5);
     };
     unblock::run(body());
 }
@@ -207,8 +207,8 @@ TEST_CASE("awaiting a join_handle twice, or concurrently, is an error", "[event_
         auto first = unblock::create_task(first_body());
         co_await unblock::sleep(0s); // let `first` start waiting
         co_await second_waiter();
-        const auto awaited_4 = co_await first;
-        CHECK(awaited_4 == 1);
+        const auto first_result = co_await first;
+        CHECK(first_result == 1);
         CHECK_THROWS_WITH(co_await h, Catch::Contains("already retrieved"));
     };
     unblock::run(body());
@@ -336,8 +336,8 @@ TEST_CASE("a task may catch cancelled_error, clean up with awaits, and finish",
         auto worker = unblock::create_task(worker_body());
         co_await unblock::sleep(0s);
         worker.cancel();
-        const auto awaited_5 = co_await worker;
-        CHECK(awaited_5 == 7);
+        const auto result = co_await worker;
+        CHECK(result == 7);
         CHECK_FALSE(worker.cancelled());
         CHECK(steps == std::vector<std::string>{"caught", "cleaned up"});
     };

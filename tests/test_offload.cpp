@@ -105,8 +105,8 @@ TEST_CASE("to_thread runs the call on another thread and resumes on the loop thr
         CHECK(sum == 5);
         CHECK(worker != loop_thread);
         CHECK(std::this_thread::get_id() == loop_thread);
-        const auto awaited_6 = co_await unblock::to_thread(add, 1, 1);
-        CHECK(awaited_6 == 2);
+        const auto two = co_await unblock::to_thread(add, 1, 1);
+        CHECK(two == 2);
         co_await unblock::to_thread([] {}); // void
     };
     unblock::run(body());
@@ -148,8 +148,8 @@ TEST_CASE("to_thread decay-copies arguments, and std::ref passes a reference", "
         auto copy_taker = [](std::string s) { return s + "?"; };
         auto pending = unblock::to_thread(copy_taker, text); // copied now
         text = "changed";
-        const auto awaited_7 = co_await std::move(pending);
-        CHECK(awaited_7 == "original?");
+        const auto echoed = co_await std::move(pending);
+        CHECK(echoed == "original?");
         co_await unblock::to_thread(append, std::ref(text));
         CHECK(text == "changed!");
     };
@@ -167,8 +167,8 @@ TEST_CASE("create_task(to_thread(...)) runs it as a concurrent task", "[offload]
             both.arrive_and_wait();
             return 2;
         }));
-        const auto awaited_8 = co_await first + co_await second;
-        CHECK(awaited_8 == 3);
+        const auto sum = co_await first + co_await second;
+        CHECK(sum == 3);
     };
     unblock::run(body());
 }
@@ -325,8 +325,8 @@ TEST_CASE("run_in_executor starts the work at once, and a dropped future does no
         co_await unblock::to_thread([&] { ran.wait(); }); // returns only if the dropped work ran
         auto& loop = unblock::get_running_loop();
         auto f = loop.run_in_executor(nullptr, add, 20, 22);
-        const auto awaited_9 = co_await f;
-        CHECK(awaited_9 == 42);
+        const auto sum = co_await f;
+        CHECK(sum == 42);
         CHECK(f.done());
         CHECK_FALSE(f.cancelled());
     };
@@ -342,8 +342,8 @@ TEST_CASE("future::result before completion is an error, not a deadlock", "[offl
         });
         CHECK_THROWS_WITH(f.result(), Catch::Contains("co_await the future instead"));
         release.count_down();
-        const auto awaited_10 = co_await f;
-        CHECK(awaited_10 == 1);
+        const auto value = co_await f;
+        CHECK(value == 1);
         CHECK_THROWS_AS(co_await f, unblock::invalid_state_error); // awaited once
     };
     unblock::run(body());
@@ -407,12 +407,12 @@ TEST_CASE("run_in_executor works with user-written executors", "[offload][execut
         auto body = [&]() -> task<> {
             const auto loop_thread = std::this_thread::get_id();
             auto f = unblock::run_in_executor(executor, [] { return std::this_thread::get_id(); });
-            const auto awaited_11 = co_await f;
-            CHECK(awaited_11 == executor.thread_id());
+            const auto ran_on = co_await f;
+            CHECK(ran_on == executor.thread_id());
             CHECK(std::this_thread::get_id() == loop_thread);
             auto by_pointer = unblock::run_in_executor(&executor, add, 1, 2);
-            const auto awaited_12 = co_await by_pointer;
-            CHECK(awaited_12 == 3);
+            const auto sum = co_await by_pointer;
+            CHECK(sum == 3);
         };
         unblock::run(body());
     }
@@ -421,8 +421,8 @@ TEST_CASE("run_in_executor works with user-written executors", "[offload][execut
         auto body = [&]() -> task<> {
             auto f = unblock::run_in_executor(executor, add, 3, 4);
             CHECK(f.done());
-            const auto awaited_13 = co_await f;
-            CHECK(awaited_13 == 7);
+            const auto sum = co_await f;
+            CHECK(sum == 7);
         };
         unblock::run(body());
     }

@@ -114,8 +114,8 @@ TEST_CASE("task is move-only and an empty or finished task cannot be awaited aga
         task<int> moved = std::move(t);
         CHECK_FALSE(t.valid()); // NOLINT(bugprone-use-after-move)
         CHECK_THROWS_AS(co_await t, unblock::invalid_state_error);
-        const auto awaited_1 = co_await moved;
-        CHECK(awaited_1 == 42);
+        const auto value = co_await moved;
+        CHECK(value == 42);
         CHECK_THROWS_AS(co_await moved, unblock::invalid_state_error);
     };
     unblock::run(body());
