@@ -17,7 +17,7 @@ class task_state;
 struct loop_node {
     using run_fn = void (*)(loop_node*) noexcept;
 
-    explicit loop_node(run_fn run) noexcept : m_run(run) {}
+    explicit loop_node(run_fn action) noexcept : m_run(action) {}
     loop_node(const loop_node&) = delete;
     loop_node& operator=(const loop_node&) = delete;
 

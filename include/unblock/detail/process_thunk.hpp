@@ -156,17 +156,19 @@ struct process_callable {
     static constexpr auto pick() {
         if constexpr (std::is_pointer_v<decayed> &&
                       std::is_function_v<std::remove_pointer_t<decayed>>) {
-            using info = process_fn_info<decayed>;
-            if constexpr (info::valid) {
-                return std::type_identity<typename info::pointer>{};
+            using fn_info = process_fn_info<decayed>;
+            if constexpr (fn_info::valid) {
+                return std::type_identity<typename fn_info::pointer>{};
             } else {
                 return std::type_identity<void>{}; // e.g. C variadic functions
             }
         } else if constexpr (std::is_class_v<decayed> && std::is_empty_v<decayed> &&
                              requires { &decayed::operator(); }) {
-            using pointer = typename process_call_operator<decltype(&decayed::operator())>::pointer;
-            if constexpr (!std::is_void_v<pointer> && std::is_convertible_v<decayed, pointer>) {
-                return std::type_identity<pointer>{};
+            using member_pointer =
+                typename process_call_operator<decltype(&decayed::operator())>::pointer;
+            if constexpr (!std::is_void_v<member_pointer> &&
+                          std::is_convertible_v<decayed, member_pointer>) {
+                return std::type_identity<member_pointer>{};
             } else {
                 return std::type_identity<void>{};
             }
@@ -174,9 +176,9 @@ struct process_callable {
                              std::is_invocable_v<const decayed&, std::decay_t<Args>...>) {
             // A generic capture-less lambda taking its parameters by value.
             using result = std::invoke_result_t<const decayed&, std::decay_t<Args>...>;
-            using pointer = result (*)(std::decay_t<Args>...);
-            if constexpr (std::is_convertible_v<decayed, pointer>) {
-                return std::type_identity<pointer>{};
+            using generic_pointer = result (*)(std::decay_t<Args>...);
+            if constexpr (std::is_convertible_v<decayed, generic_pointer>) {
+                return std::type_identity<generic_pointer>{};
             } else {
                 return std::type_identity<void>{};
             }
