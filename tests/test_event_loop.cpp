@@ -5,6 +5,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <latch>
 #include <memory>
@@ -473,9 +474,16 @@ TEST_CASE("debug mode names the task whose step blocked the loop", "[event_loop]
         co_await polite;
     };
     loop.run_until_complete(body());
-    REQUIRE(slow.size() == 1);
-    CHECK(slow[0].task_name == "blocker");
-    CHECK(slow[0].duration >= 50ms);
+    // Exactly the blocking step is reported for "blocker" (a loaded machine may
+    // stall other steps too, so only the blocker's own entry is asserted).
+    const auto blocker_steps = std::count_if(slow.begin(), slow.end(), [](const auto& step) {
+        return step.task_name == "blocker";
+    });
+    CHECK(blocker_steps == 1);
+    const auto it = std::find_if(slow.begin(), slow.end(),
+                                 [](const auto& step) { return step.task_name == "blocker"; });
+    REQUIRE(it != slow.end());
+    CHECK(it->duration >= 50ms);
 }
 
 TEST_CASE("UNBLOCK_DEBUG=1 turns debug mode on", "[event_loop][debug]") {
