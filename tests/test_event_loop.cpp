@@ -474,16 +474,14 @@ TEST_CASE("debug mode names the task whose step blocked the loop", "[event_loop]
         co_await polite;
     };
     loop.run_until_complete(body());
-    // Exactly the blocking step is reported for "blocker" (a loaded machine may
-    // stall other steps too, so only the blocker's own entry is asserted).
-    const auto blocker_steps = std::count_if(slow.begin(), slow.end(), [](const auto& step) {
-        return step.task_name == "blocker";
-    });
-    CHECK(blocker_steps == 1);
-    const auto it = std::find_if(slow.begin(), slow.end(),
-                                 [](const auto& step) { return step.task_name == "blocker"; });
-    REQUIRE(it != slow.end());
-    CHECK(it->duration >= 50ms);
+    // The blocking step is reported under the task's name. (A loaded machine
+    // may stall other steps past 20 ms too, so only this entry is asserted.)
+    CHECK(std::any_of(slow.begin(), slow.end(), [](const event_loop::slow_step& step) {
+        return step.task_name == "blocker" && step.duration >= 50ms;
+    }));
+    CHECK(std::none_of(slow.begin(), slow.end(), [](const event_loop::slow_step& step) {
+        return step.task_name == "polite" && step.duration >= 50ms;
+    }));
 }
 
 TEST_CASE("UNBLOCK_DEBUG=1 turns debug mode on", "[event_loop][debug]") {
