@@ -203,11 +203,6 @@ public:
     awaiter operator co_await() const& noexcept { return awaiter{m_coroutine}; }
     awaiter operator co_await() const&& noexcept { return awaiter{m_coroutine}; }
 
-    /// The coroutine, for the library's own schedulers. Ownership stays here.
-    [[nodiscard]] std::coroutine_handle<promise_type> handle() const noexcept {
-        return m_coroutine;
-    }
-
     /// Gives up ownership of the coroutine.
     [[nodiscard]] std::coroutine_handle<promise_type> release() noexcept {
         return std::exchange(m_coroutine, {});

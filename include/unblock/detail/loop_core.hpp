@@ -279,9 +279,6 @@ public:
     /// Withdraws a queued timer; returns whether it was queued. Loop thread.
     bool remove_timer(detail::timer_node* node) noexcept { return m_timers.remove(node); }
 
-    /// The task whose step is running now, or nullptr.
-    [[nodiscard]] detail::task_state* current_task() const noexcept { return m_current_task; }
-
     /// Reads UNBLOCK_DEBUG.
     static bool debug_from_environment() noexcept {
         const char* value = std::getenv("UNBLOCK_DEBUG");
@@ -322,7 +319,6 @@ private:
     detail::inbox m_inbox;
 
     bool m_running = false;
-    detail::task_state* m_current_task = nullptr;
     detail::task_link m_tasks; ///< head of the list of every task not yet destroyed
     std::size_t m_unfinished_tasks = 0;
     std::size_t m_tasks_created = 0;
@@ -423,7 +419,6 @@ inline void event_loop::run_once() {
 }
 
 inline void event_loop::run_node(detail::loop_node* node) noexcept {
-    m_current_task = node->m_task;
     if (!m_options.debug) {
         node->run();
     } else {
@@ -433,7 +428,6 @@ inline void event_loop::run_node(detail::loop_node* node) noexcept {
         const clock::duration held = clock::now() - start;
         if (held >= m_options.slow_callback_duration) report_slow_step(task, held);
     }
-    m_current_task = nullptr;
 }
 
 inline void event_loop::report_slow_step(detail::task_state* task,

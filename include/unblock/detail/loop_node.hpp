@@ -25,8 +25,8 @@ struct loop_node {
 
     loop_node* m_next = nullptr;
     run_fn m_run;
-    /// The task this node resumes, if any: lets the loop name the task that
-    /// blocked it (debug mode) and answer "which task is running".
+    /// The task this node resumes, if any: lets debug mode name the task that
+    /// blocked the loop.
     task_state* m_task = nullptr;
 };
 

@@ -65,39 +65,37 @@ private:
                              std::string("unblock::process_pool_executor: ") + what);
 }
 
-/// Reads exactly `size` bytes; false on EOF or error. Async-signal-safe.
-[[nodiscard]] inline bool process_read_all(int fd, void* data, std::size_t size) noexcept {
-    auto* p = static_cast<char*>(data);
+/// Repeats `transfer(pointer, remaining)` (a read or a send) until `size`
+/// bytes have moved; false on end-of-file or error. Async-signal-safe.
+template <class Byte, class Transfer>
+[[nodiscard]] bool process_transfer_all(Byte* data, std::size_t size, Transfer transfer) noexcept {
     while (size != 0) {
-        const ssize_t n = ::read(fd, p, size);
+        const ssize_t n = transfer(data, size);
         if (n < 0 && errno == EINTR) {
             continue;
         }
         if (n <= 0) {
             return false;
         }
-        p += n;
+        data += n;
         size -= static_cast<std::size_t>(n);
     }
     return true;
 }
 
+/// Reads exactly `size` bytes; false on EOF or error. Async-signal-safe.
+[[nodiscard]] inline bool process_read_all(int fd, void* data, std::size_t size) noexcept {
+    return process_transfer_all(static_cast<char*>(data), size,
+                                [fd](char* p, std::size_t n) { return ::read(fd, p, n); });
+}
+
 /// Sends exactly `size` bytes on a socket, blocking; false if the peer is gone
 /// or on error. Never raises SIGPIPE (MSG_NOSIGNAL). Async-signal-safe.
 [[nodiscard]] inline bool process_send_all(int fd, const void* data, std::size_t size) noexcept {
-    const auto* p = static_cast<const char*>(data);
-    while (size != 0) {
-        const ssize_t n = ::send(fd, p, size, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return false;
-        }
-        p += n;
-        size -= static_cast<std::size_t>(n);
-    }
-    return true;
+    return process_transfer_all(static_cast<const char*>(data), size,
+                                [fd](const char* p, std::size_t n) {
+                                    return ::send(fd, p, n, MSG_NOSIGNAL);
+                                });
 }
 
 /// Closes every fd >= `lowest`. Async-signal-safe.

@@ -99,32 +99,18 @@ public:
         do {
             n = ::sendmsg(m_ctl.get(), &msg, MSG_NOSIGNAL);
         } while (n < 0 && errno == EINTR);
-        if (n != static_cast<ssize_t>(sizeof req)) {
-            throw std::system_error(EPIPE, std::generic_category(),
-                                    "unblock::process_pool_executor: the fork server is gone");
-        }
-        const std::int64_t reply = read_reply();
-        if (reply < 0) {
-            throw std::system_error(static_cast<int>(-reply), std::generic_category(),
-                                    "unblock::process_pool_executor: fork() of a worker failed");
-        }
-        return static_cast<pid_t>(reply);
+        if (n != static_cast<ssize_t>(sizeof req)) throw_server_gone();
+        return static_cast<pid_t>(
+            read_reply("unblock::process_pool_executor: fork() of a worker failed"));
     }
 
     /// SIGKILLs worker `pid` unless it already exited, waits for it, and
     /// returns its wait status. Throws `std::system_error` on failure.
     int reap(pid_t pid) {
         const process_server_request req{process_server_request::op::reap, 0, pid};
-        if (!process_send_all(m_ctl.get(), &req, sizeof req)) {
-            throw std::system_error(EPIPE, std::generic_category(),
-                                    "unblock::process_pool_executor: the fork server is gone");
-        }
-        const std::int64_t reply = read_reply();
-        if (reply < 0) {
-            throw std::system_error(static_cast<int>(-reply), std::generic_category(),
-                                    "unblock::process_pool_executor: waitpid() of a worker failed");
-        }
-        return static_cast<int>(reply);
+        if (!process_send_all(m_ctl.get(), &req, sizeof req)) throw_server_gone();
+        return static_cast<int>(
+            read_reply("unblock::process_pool_executor: waitpid() of a worker failed"));
     }
 
     /// Stops the server (it kills and reaps the workers it still has) and
@@ -144,12 +130,17 @@ public:
     [[nodiscard]] pid_t pid() const noexcept { return m_pid; }
 
 private:
-    std::int64_t read_reply() {
+    [[noreturn]] static void throw_server_gone() {
+        throw std::system_error(EPIPE, std::generic_category(),
+                                "unblock::process_pool_executor: the fork server is gone");
+    }
+
+    /// The server's answer to a request: a result, or -errno, thrown with `failure`.
+    std::int64_t read_reply(const char* failure) {
         std::int64_t reply = 0;
-        if (!process_read_all(m_ctl.get(), &reply, sizeof reply)) {
-            throw std::system_error(EPIPE, std::generic_category(),
-                                    "unblock::process_pool_executor: the fork server is gone");
-        }
+        if (!process_read_all(m_ctl.get(), &reply, sizeof reply)) throw_server_gone();
+        if (reply < 0)
+            throw std::system_error(static_cast<int>(-reply), std::generic_category(), failure);
         return reply;
     }
 
