@@ -12,7 +12,8 @@
 
 long add_one(long x) { return x + 1; }
 
-unblock::task<> measure(int warmup, int rounds) {
+/// Returns whether every call returned x + 1.
+unblock::task<bool> measure(int warmup, int rounds) {
     unblock::process_pool_executor pool(2);
     long x = 0;
     for (int i = 0; i < warmup; ++i)
@@ -26,8 +27,8 @@ unblock::task<> measure(int warmup, int rounds) {
     }
     const double median = bench::percentile(samples, 50);
     const double p99 = bench::percentile(samples, 99);
-    std::printf("W4 unblock median_us=%.1f p99_us=%.1f result_ok=%d\n", median, p99,
-                x == warmup + rounds);
+    std::printf("W4 unblock median_us=%.1f p99_us=%.1f\n", median, p99);
+    co_return x == warmup + rounds;
 }
 
 /// The same round trip with nothing but two pipes and a forked child.
@@ -90,7 +91,8 @@ unblock::task<> scaling(long n) {
         walls[workers - 1] =
             std::chrono::duration<double, std::milli>(bench::clock::now() - start).count();
     }
-    std::printf("W4 unblock-scaling wall_ms_1_worker=%.0f wall_ms_2_workers=%.0f speedup=%.2f\n",
+    std::printf("W4 unblock scaling_ms_1_worker=%.0f scaling_ms_2_workers=%.0f "
+                "scaling_speedup=%.2f\n",
                 walls[0], walls[1], walls[0] / walls[1]);
 }
 
@@ -99,6 +101,7 @@ int main(int argc, char** argv) {
     const int warmup = smoke ? 10 : 100;
     const int rounds = smoke ? 50 : 2'000;
     pipe_floor(warmup, rounds);
-    unblock::run(measure(warmup, rounds));
+    const bool results_ok = unblock::run(measure(warmup, rounds));
     unblock::run(scaling(smoke ? 1'000 : 50'000'000));
+    return results_ok ? 0 : 1;
 }

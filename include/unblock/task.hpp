@@ -2,6 +2,7 @@
 /// `task<T>`: the lazy coroutine type unblock programs are written in.
 #pragma once
 
+#include "detail/frame_cache.hpp"
 #include "detail/loop_node.hpp"
 #include "detail/result.hpp"
 #include "detail/task_state.hpp"
@@ -69,6 +70,12 @@ public:
         }
     };
     final_awaiter final_suspend() noexcept { return {}; }
+
+    /// Frames come from this thread's frame cache (detail/frame_cache.hpp).
+    static void* operator new(std::size_t size) { return frame_cache::local().allocate(size); }
+    static void operator delete(void* frame, std::size_t size) noexcept {
+        frame_cache::local().deallocate(frame, size);
+    }
 
     /// True if this coroutine is the outermost one of a task (create_task).
     [[nodiscard]] bool is_task_root() const noexcept { return m_task == &m_state; }

@@ -12,33 +12,38 @@ namespace detail {
 
 /// Suspends a task for a duration; `sleep(0s)` yields to the other ready tasks.
 /// Cancellable: a cancelled sleep resumes in the next iteration and throws.
+///
+/// Every sleeping task's frame holds one, so it is kept small (W5's bytes per
+/// task): the loop and the task are not stored twice, and the delay waits in
+/// the deadline field until `await_suspend` turns it into the deadline.
 class sleep_awaiter final : timer_node, cancel_hook {
 public:
-    explicit sleep_awaiter(std::chrono::steady_clock::duration delay) noexcept
-        : timer_node(&wake), m_delay(delay) {}
+    explicit sleep_awaiter(std::chrono::steady_clock::duration delay) noexcept : timer_node(&wake) {
+        m_deadline = std::chrono::steady_clock::time_point(delay);
+    }
 
     bool await_ready() const noexcept { return false; }
 
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> awaiting) {
-        m_waiter = task_of(awaiting);
-        m_loop = m_waiter && m_waiter->m_loop ? m_waiter->m_loop : &get_running_loop();
+        m_task = task_of(awaiting); // the waiting task, if it is ours (loop_node::m_task)
+        event_loop& loop = loop_of(m_task);
         m_awaiting = awaiting;
-        m_task = m_waiter;
         // The timer first: if it cannot be added, nothing refers to this awaiter yet.
-        const bool timed = m_delay > std::chrono::steady_clock::duration::zero();
-        if (timed) m_loop->add_timer(this, m_loop->time() + m_delay);
-        if (m_waiter && !m_waiter->begin_wait(this)) {
-            if (timed) m_loop->remove_timer(this);
+        const auto delay = m_deadline.time_since_epoch();
+        const bool timed = delay > std::chrono::steady_clock::duration::zero();
+        if (timed) loop.add_timer(this, loop.time() + delay);
+        if (m_task && !m_task->begin_wait(this)) {
+            if (timed) loop.remove_timer(this);
             m_cancelled = true;
             return false;
         }
-        if (!timed) m_loop->schedule(this);
+        if (!timed) loop.schedule(this);
         return true;
     }
 
     void await_resume() const {
-        if (m_waiter) m_waiter->end_wait();
+        if (m_task) m_task->end_wait();
         if (m_cancelled) throw cancelled_error();
     }
 
@@ -47,18 +52,21 @@ private:
         static_cast<sleep_awaiter*>(node)->m_awaiting.resume();
     }
 
+    /// The loop of `task`, else this thread's running loop.
+    static event_loop& loop_of(task_state* task) {
+        return task && task->m_loop ? *task->m_loop : get_running_loop();
+    }
+
     bool cancel() noexcept override {
         if (m_cancelled) return true;
         m_cancelled = true;
         // Still on the timer heap: resume now. Already in the ready queue: it
-        // resumes anyway and sees the flag.
-        if (m_loop->remove_timer(this)) m_loop->schedule(this);
+        // resumes anyway and sees the flag. Runs on the loop's thread, as cancel() does.
+        event_loop& loop = loop_of(m_task);
+        if (loop.remove_timer(this)) loop.schedule(this);
         return true;
     }
 
-    std::chrono::steady_clock::duration m_delay;
-    event_loop* m_loop = nullptr;
-    task_state* m_waiter = nullptr;
     std::coroutine_handle<> m_awaiting;
     bool m_cancelled = false;
 };

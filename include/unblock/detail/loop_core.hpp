@@ -6,6 +6,7 @@
 #include "../errors.hpp"
 #include "../task.hpp"
 #include "../thread_pool.hpp"
+#include "frame_cache.hpp"
 #include "inbox.hpp"
 #include "loop_node.hpp"
 #include "spin.hpp"
@@ -386,9 +387,11 @@ inline event_loop::running_scope::running_scope(event_loop& loop) : m_loop(loop)
     }
     detail::t_running_loop = &loop;
     loop.m_running = true;
+    detail::frame_cache::local().begin_use();
 }
 
 inline event_loop::running_scope::~running_scope() {
+    detail::frame_cache::local().end_use();
     m_loop.m_running = false;
     detail::t_running_loop = nullptr;
 }
@@ -406,6 +409,8 @@ inline void event_loop::run_once() {
             detail::spin_until([this] { return m_inbox.has_posts(); }, m_options.offload_spin)) {
             return; // a completion arrived while spinning
         }
+        // Idle: cached frames go back to the allocator (detail/frame_cache.hpp).
+        if (m_offloads_in_flight == 0) detail::frame_cache::local().release();
         std::optional<clock::time_point> deadline;
         if (!m_timers.empty()) deadline = m_timers.top()->m_deadline;
         m_inbox.park(deadline);
