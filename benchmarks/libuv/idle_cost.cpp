@@ -3,6 +3,7 @@
 // 1 s uv_timer: CPU time (user + system) the process uses in that second.
 //
 // libuv has no coroutines: the sequence is a chain of after_work callbacks.
+#include "libuv/check.hpp"
 #include "support/measure.hpp"
 
 #include <uv.h>
@@ -12,12 +13,7 @@
 
 namespace {
 
-void check(int rc, const char* what) {
-    if (rc != 0) {
-        std::fprintf(stderr, "idle_cost (libuv): %s: %s\n", what, uv_strerror(rc));
-        std::exit(1);
-    }
-}
+using peer::check;
 
 struct Idle {
     uv_loop_t* loop = nullptr;

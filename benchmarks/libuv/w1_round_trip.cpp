@@ -7,6 +7,7 @@
 // "coroutine" here is a hand-written state machine (Chain) whose continuation
 // is after_work. That is the point of the comparison: what the same round trip
 // costs without any coroutine machinery.
+#include "libuv/check.hpp"
 #include "support/measure.hpp"
 
 #include <uv.h>
@@ -17,12 +18,7 @@
 
 namespace {
 
-void check(int rc, const char* what) {
-    if (rc != 0) {
-        std::fprintf(stderr, "w1_round_trip (libuv): %s: %s\n", what, uv_strerror(rc));
-        std::exit(1);
-    }
-}
+using peer::check;
 
 /// The state of the sequential round trips; one uv_work_t, reused (only one is
 /// in flight at a time, so a libuv user needs no allocation per round trip).

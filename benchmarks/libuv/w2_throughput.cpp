@@ -14,6 +14,7 @@
 // coroutine frame as its allocation. libuv itself allocates nothing per
 // request (its queue is intrusive), and its malloc calls would not be counted
 // by operator new anyway (as for the other C++ peers, only operator new is).
+#include "libuv/check.hpp"
 #include "support/allocation_counter.hpp"
 #include "support/measure.hpp"
 
@@ -24,12 +25,7 @@
 
 namespace {
 
-void check(int rc, const char* what) {
-    if (rc != 0) {
-        std::fprintf(stderr, "w2_throughput (libuv): %s: %s\n", what, uv_strerror(rc));
-        std::exit(1);
-    }
-}
+using peer::check;
 
 /// One batch in flight: how many requests are left and when the last finished.
 struct Batch {

@@ -5,6 +5,7 @@
 // uv_queue_work); wall_ms is the median of the next 5 rounds.
 //
 // libuv has no coroutines: a "task" is a request and its after_work callback.
+#include "libuv/check.hpp"
 #include "support/measure.hpp"
 
 #include <uv.h>
@@ -16,12 +17,7 @@
 
 namespace {
 
-void check(int rc, const char* what) {
-    if (rc != 0) {
-        std::fprintf(stderr, "w3_blocking (libuv): %s: %s\n", what, uv_strerror(rc));
-        std::exit(1);
-    }
-}
+using peer::check;
 
 std::chrono::milliseconds g_sleep; // what each work callback blocks for
 

@@ -6,6 +6,7 @@
 // library's suspended task is compared with: a "task" is a bare uv_timer_t,
 // allocated with one `new` each (a wait with no state of its own).
 // W5's yields_per_s has no libuv counterpart (BENCHMARKS.md: "no tasks").
+#include "libuv/check.hpp"
 #include "support/measure.hpp"
 
 #include <uv.h>
@@ -15,12 +16,7 @@
 
 namespace {
 
-void check(int rc, const char* what) {
-    if (rc != 0) {
-        std::fprintf(stderr, "w5_loop (libuv): %s: %s\n", what, uv_strerror(rc));
-        std::exit(1);
-    }
-}
+using peer::check;
 
 // --- memory -----------------------------------------------------------------
 

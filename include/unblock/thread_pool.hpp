@@ -322,15 +322,17 @@ inline void thread_pool_executor::post(detail::work_item* item) {
 inline void thread_pool_executor::post_batch(detail::work_queue& items) noexcept {
     detail::thread_pool_state& s = *m_state;
     std::exception_ptr refused;
+    std::shared_ptr<detail::thread_pool_state> keep_alive;
+    std::size_t wake = 0;
     {
-        std::lock_guard lock(s.m_mutex); // notified under it, as in post()
+        std::unique_lock lock(s.m_mutex);
         if (s.m_broken) {
             refused = s.m_broken;
         } else if (s.m_shutdown) {
             refused = std::make_exception_ptr(executor_shutdown_error());
         } else {
             s.m_queue.splice_back(items);
-            std::size_t wake = s.m_sleeping;
+            wake = s.m_sleeping;
             try {
                 wake = balance_workers(m_state);
             } catch (...) {
@@ -338,11 +340,21 @@ inline void thread_pool_executor::post_batch(detail::work_queue& items) noexcept
                     items.splice_back(s.m_queue);
                     s.m_queued_hint.store(0, std::memory_order_relaxed);
                     refused = std::current_exception();
+                    wake = 0;
                 }
             }
-            if (!refused) wake_sleepers(s, wake);
+            if (wake > 1) {
+                // Many sleepers to wake (W3: 63): each wake is a syscall, and a
+                // woken worker needs the mutex at once; holding it through all of
+                // them made the first worker start ~200 µs late. So notify after
+                // unlocking, holding the state alive (an item may destroy the executor).
+                keep_alive = m_state;
+            } else {
+                wake_sleepers(s, wake); // under the lock, as in post()
+            }
         }
     }
+    if (keep_alive) wake_sleepers(*keep_alive, wake);
     if (refused) abandon_all(items, refused);
 }
 

@@ -63,6 +63,14 @@ public:
         return ::operator new(rounded(size));
     }
 
+    // g++ -O1 and up inlines task_promise_base's operator delete into the
+    // coroutine and warns that ::operator delete frees what the promise's
+    // operator new returned (-Wmismatched-new-delete). The pair is right: the
+    // promise's operator new got the block from ::operator new, through here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
     /// Takes back a block `allocate(size)` returned, on any thread.
     void deallocate(void* p, std::size_t size) noexcept {
         if (!UNBLOCK_FRAME_CACHE_ENABLED || m_users == 0 || size > largest) {
@@ -73,6 +81,9 @@ public:
         head = ::new (p) free_block{head};
         ++m_cached;
     }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
     /// Called by a loop starting and stopping on this thread.
     void begin_use() noexcept { ++m_users; }
