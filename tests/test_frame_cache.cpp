@@ -58,6 +58,21 @@ TEST_CASE("without a running loop, and above the size limit, blocks are not kept
     cache.end_use();
 }
 
+TEST_CASE("a busy loop keeps at most max_cached_bytes", "[frame_cache]") {
+    constexpr std::size_t block = frame_cache::largest;
+    constexpr std::size_t fits = frame_cache::max_cached_bytes / block;
+    frame_cache cache;
+    cache.begin_use();
+    std::vector<void*> blocks(fits + 10);
+    for (void*& p : blocks)
+        p = cache.allocate(block);
+    for (void* p : blocks)
+        cache.deallocate(p, block);
+    CHECK(cache.cached_blocks() == (UNBLOCK_FRAME_CACHE_ENABLED ? fits : 0));
+    cache.end_use();
+    CHECK(cache.cached_blocks() == 0);
+}
+
 TEST_CASE("finished task frames wait for reuse while the loop is busy", "[frame_cache]") {
     const std::size_t cached = unblock::run(run_tasks(1000));
     if (UNBLOCK_FRAME_CACHE_ENABLED) {
@@ -68,11 +83,11 @@ TEST_CASE("finished task frames wait for reuse while the loop is busy", "[frame_
     CHECK(frame_cache::local().cached_blocks() == 0); // the loop stopped: all handed back
 }
 
-TEST_CASE("an idle loop hands its cached frames back to the allocator", "[frame_cache]") {
+TEST_CASE("a loop about to sleep hands its cached frames back to the allocator", "[frame_cache]") {
     std::size_t after_idle = 1;
     unblock::run([&]() -> unblock::task<> {
         (void)co_await run_tasks(1000);
-        co_await unblock::sleep(1ms); // nothing ready, nothing in flight: the loop parks
+        co_await unblock::sleep(1ms); // nothing ready: the loop parks
         after_idle = frame_cache::local().cached_blocks();
     }());
     CHECK(after_idle == 0);

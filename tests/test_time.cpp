@@ -131,3 +131,20 @@ TEST_CASE("wait_for whose work finishes in the iteration its timeout fires retur
     };
     CHECK(unblock::run(body()) == 4);
 }
+
+TEST_CASE("a sleep can be awaited once, like the coroutine asyncio.sleep returns", "[time]") {
+    std::string message;
+    bool first_slept = false;
+    unblock::run([&]() -> task<> {
+        auto tick = unblock::sleep(1ms);
+        co_await tick;
+        first_slept = true;
+        try {
+            co_await tick; // its delay is used up: an error, never a sleep of the wrong length
+        } catch (const unblock::invalid_state_error& e) {
+            message = e.what();
+        }
+    }());
+    CHECK(first_slept);
+    CHECK_THAT(message, Catch::Contains("already awaited"));
+}

@@ -124,7 +124,8 @@ std::vector<std::string> workloads_of(const std::vector<run>& runs) {
 }
 
 std::string markdown_section(const result_set& results, const options& o,
-                             const std::vector<std::string>& notes, const std::string& svg_link) {
+                             const std::vector<std::string>& notes, const std::string& svg_link,
+                             const std::vector<std::string>& failures) {
     std::string md = "<!-- benchmark-results:begin (written by tools/run_benchmarks.sh) -->\n";
     md += "Measured on " + runner::utc_date() + ", " + std::to_string(o.rounds) +
           " interleaved rounds" + (o.smoke ? " (SMOKE sizes: not figures)" : "") + ".\n\n";
@@ -132,6 +133,8 @@ std::string markdown_section(const result_set& results, const options& o,
     md += "- Compiler: " + runner::compiler_description() + ", Release\n";
     for (const auto& note : notes)
         md += "- " + note + "\n";
+    for (const auto& failure : failures)
+        md += "- **FAILED run:** " + failure + "\n";
     md += "\n### Every figure\n\nMedian, min – max over the rounds, and unblock's median ÷ each "
           "impl's (below 1 is better for times, bytes and allocations; above 1 for rates).\n\n";
     md += runner::render_markdown(runner::figures_table(results));
@@ -142,10 +145,13 @@ std::string markdown_section(const result_set& results, const options& o,
     return md;
 }
 
-/// Replaces the results section of `path` (or writes the file if it has none).
-void write_markdown(const std::string& path, const std::string& section) {
+/// Replaces the results section of `path`, between its markers; writes a new
+/// file if there is none. Refuses (returns false) to touch an existing file
+/// without both markers in order: its hand-written text would be lost.
+bool write_markdown(const std::string& path, const std::string& section) {
     std::string text;
-    {
+    const bool exists = std::filesystem::exists(path);
+    if (exists) {
         std::ifstream in(path);
         std::stringstream buffer;
         buffer << in.rdbuf();
@@ -153,13 +159,33 @@ void write_markdown(const std::string& path, const std::string& section) {
     }
     const auto begin = text.find("<!-- benchmark-results:begin");
     const std::string end_marker = "<!-- benchmark-results:end -->\n";
-    const auto end = text.find(end_marker);
-    if (begin != std::string::npos && end != std::string::npos && end > begin) {
+    const auto end = begin == std::string::npos ? begin : text.find(end_marker, begin);
+    if (end != std::string::npos) {
         text.replace(begin, end + end_marker.size() - begin, section);
-    } else {
+    } else if (!exists) {
         text = "# unblock benchmarks\n\n" + section;
+    } else {
+        std::fprintf(stderr,
+                     "run_benchmarks: %s has no '<!-- benchmark-results:begin' ... "
+                     "'<!-- benchmark-results:end -->' section; not touching it (add the markers "
+                     "where the results belong)\n",
+                     path.c_str());
+        return false;
     }
-    std::ofstream(path) << text;
+    std::ofstream out(path);
+    out << text;
+    return static_cast<bool>(out.flush());
+}
+
+/// Writes `text` to `path`; says so, or says why not.
+bool write_file(const std::string& path, const std::string& text) {
+    std::ofstream out(path);
+    out << text;
+    if (!out.flush()) {
+        std::fprintf(stderr, "run_benchmarks: cannot write %s\n", path.c_str());
+        return false;
+    }
+    return true;
 }
 
 } // namespace
@@ -184,7 +210,13 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "[round %d/%d] %-10s %-18s ", round, o.rounds,
                              r.workload.c_str(), r.impl.c_str());
                 const auto start = std::chrono::steady_clock::now();
-                const auto output = runner::run_command(argv_for_run);
+                runner::command_output output;
+                try {
+                    output = runner::run_command(argv_for_run);
+                } catch (const std::exception& e) { // e.g. the program is not built
+                    std::fprintf(stderr, "cannot run: %s\n", e.what());
+                    output.exit_status = 127;
+                }
                 const double seconds =
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
                 std::size_t values = 0;
@@ -209,21 +241,26 @@ int main(int argc, char** argv) {
 
     const std::string caption = "Medians of " + std::to_string(o.rounds) + " rounds, " +
                                 runner::utc_date() + "; " + runner::machine_description();
+    bool written = true;
     std::string svg_link;
     if (!o.svg_path.empty()) {
-        std::ofstream(o.svg_path) << runner::svg_plot(results, caption);
+        written = write_file(o.svg_path, runner::svg_plot(results, caption)) && written;
         namespace fs = std::filesystem;
-        const auto markdown_dir = fs::absolute(o.markdown_path).parent_path();
-        svg_link = o.markdown_path.empty()
-                       ? o.svg_path
-                       : fs::relative(fs::absolute(o.svg_path), markdown_dir).generic_string();
-        std::fprintf(stderr, "wrote %s\n", o.svg_path.c_str());
+        svg_link = o.svg_path;
+        if (!o.markdown_path.empty()) {
+            const auto markdown_dir = fs::absolute(o.markdown_path).parent_path();
+            svg_link = fs::relative(fs::absolute(o.svg_path), markdown_dir).generic_string();
+        }
     }
     if (!o.markdown_path.empty()) {
-        write_markdown(o.markdown_path, markdown_section(results, o, notes, svg_link));
-        std::fprintf(stderr, "wrote %s\n", o.markdown_path.c_str());
+        written = write_markdown(o.markdown_path,
+                                 markdown_section(results, o, notes, svg_link, failures)) &&
+                  written;
     }
+    if (written && !o.svg_path.empty()) std::fprintf(stderr, "wrote %s\n", o.svg_path.c_str());
+    if (written && !o.markdown_path.empty())
+        std::fprintf(stderr, "wrote %s\n", o.markdown_path.c_str());
     for (const auto& failure : failures)
         std::fprintf(stderr, "run_benchmarks: FAILED: %s\n", failure.c_str());
-    return failures.empty() ? 0 : 1;
+    return failures.empty() && written ? 0 : 1;
 }

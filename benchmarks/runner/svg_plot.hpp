@@ -48,7 +48,7 @@ inline std::string svg_plot(const result_set& results, const std::string& captio
         group g{title_of(f), {}};
         for (const auto& impl : results.impls()) {
             const auto theirs = median_of(f, impl);
-            if (impl == our_impl || !theirs) continue;
+            if (impl == our_impl || is_reference_impl(impl) || !theirs) continue;
             const double factor = advantage(*ours, *theirs, meta_for(f.key).higher_is_better);
             if (!std::isfinite(factor) || factor <= 0) continue; // a zero on either side
             g.bars.push_back({impl, factor});
@@ -94,13 +94,13 @@ inline std::string svg_plot(const result_set& results, const std::string& captio
     svg += "<text x=\"10\" y=\"34\" fill=\"#555\">" + svg_escape(caption) + "</text>\n";
     for (int d = lo_decade; d <= hi_decade; ++d) {
         const double x = x_of(std::pow(10.0, d));
-        const std::string label =
-            d >= 0 ? std::to_string(static_cast<long>(std::pow(10.0, d))) : num(std::pow(10.0, d));
+        char label[32];
+        std::snprintf(label, sizeof label, "%g", std::pow(10.0, d)); // 0.01, 0.1, 1, 10, 100
         svg += "<line x1=\"" + num(x) + "\" y1=\"" + num(top - 6) + "\" x2=\"" + num(x) +
                "\" y2=\"" + num(plot_bottom) + "\" stroke=\"" + (d == 0 ? "#000" : "#ddd") +
                "\"/>\n";
         svg += "<text x=\"" + num(x) + "\" y=\"" + num(top - 10) +
-               "\" text-anchor=\"middle\" fill=\"#555\">" + label + "×</text>\n";
+               "\" text-anchor=\"middle\" fill=\"#555\">" + std::string(label) + "×</text>\n";
     }
     double y = top;
     for (const auto& g : groups) {

@@ -12,6 +12,8 @@ namespace detail {
 
 /// Suspends a task for a duration; `sleep(0s)` yields to the other ready tasks.
 /// Cancellable: a cancelled sleep resumes in the next iteration and throws.
+/// Awaitable once, like the coroutine asyncio.sleep returns: a second
+/// `co_await` of the same object throws `invalid_state_error`.
 ///
 /// Every sleeping task's frame holds one, so it is kept small (W5's bytes per
 /// task): the loop and the task are not stored twice, and the delay waits in
@@ -26,6 +28,11 @@ public:
 
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> awaiting) {
+        if (m_awaiting) {
+            throw invalid_state_error(
+                "unblock::sleep(): this sleep was already awaited, and its delay is used up; "
+                "await a new one: co_await unblock::sleep(d) inside the loop");
+        }
         m_task = task_of(awaiting); // the waiting task, if it is ours (loop_node::m_task)
         event_loop& loop = loop_of(m_task);
         m_awaiting = awaiting;
@@ -61,9 +68,12 @@ private:
         if (m_cancelled) return true;
         m_cancelled = true;
         // Still on the timer heap: resume now. Already in the ready queue: it
-        // resumes anyway and sees the flag. Runs on the loop's thread, as cancel() does.
-        event_loop& loop = loop_of(m_task);
-        if (loop.remove_timer(this)) loop.schedule(this);
+        // resumes anyway and sees the flag. Only a task cancels, so m_task is
+        // set; its loop is null only once that loop is destroyed, and then
+        // there is no heap to take the timer from.
+        if (event_loop* loop = m_task->m_loop; loop && loop->remove_timer(this)) {
+            loop->schedule(this);
+        }
         return true;
     }
 

@@ -6,24 +6,31 @@
 /// burst page-faults it all in again: at 100,000 tasks that halves the
 /// throughput of W2 (BENCHMARKS.md). So while a loop runs on this thread,
 /// freed frames of up to `largest` bytes wait on per-size free lists for the
-/// next task of that size; they go back to the global operator delete when
-/// the loop goes idle (nothing ready, no offload in flight) and when it stops,
-/// so an idle or finished loop holds no cached memory.
+/// next task of that size, up to `max_cached_bytes` in all; they go back to
+/// the global operator delete whenever the loop is about to sleep and when it
+/// stops, so a sleeping or finished loop holds no cached memory.
 ///
 /// Thread-confined: each thread has its own cache, and a frame freed on a
 /// thread without a running loop goes straight to operator delete. Off under
-/// AddressSanitizer, where reusing a frame would hide a use-after-free.
+/// AddressSanitizer and the other memory checkers, where reusing a frame would
+/// hide a use-after-free, and with -DUNBLOCK_FRAME_CACHE_ENABLED=0.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <new>
+#include <type_traits>
 
-#if defined(__SANITIZE_ADDRESS__)
+// Off where reusing a frame would hide a use-after-free from a memory checker.
+// Define UNBLOCK_FRAME_CACHE_ENABLED=0 to turn it off anywhere else (e.g. for valgrind).
+#ifndef UNBLOCK_FRAME_CACHE_ENABLED
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_HWADDRESS__)
 #define UNBLOCK_FRAME_CACHE_ENABLED 0
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(hwaddress_sanitizer) ||                      \
+    __has_feature(memory_sanitizer)
 #define UNBLOCK_FRAME_CACHE_ENABLED 0
+#endif
 #endif
 #endif
 #ifndef UNBLOCK_FRAME_CACHE_ENABLED
@@ -38,26 +45,32 @@ public:
     /// a cached frame costs malloc exactly what an uncached one would.
     static constexpr std::size_t granularity = 8;
     static constexpr std::size_t largest = 1024; ///< larger frames are never cached
+    /// A busy loop keeps at most this much (W2's 100,000 frames are ~26 MB).
+    static constexpr std::size_t max_cached_bytes = std::size_t{32} << 20;
 
-    /// This thread's cache.
+    /// This thread's cache. Constant-initialized and trivially destructible:
+    /// no guard on each access, and nothing to destroy at thread exit (a frame
+    /// freed by another thread-local's destructor then still finds it). It
+    /// holds blocks only while a loop runs on the thread, and `end_use`
+    /// releases them.
     static frame_cache& local() noexcept {
-        thread_local frame_cache cache;
+        static thread_local constinit frame_cache cache;
         return cache;
     }
 
-    frame_cache() = default;
+    constexpr frame_cache() noexcept = default;
     frame_cache(const frame_cache&) = delete;
     frame_cache& operator=(const frame_cache&) = delete;
-    ~frame_cache() { release(); }
 
     /// A block of at least `size` bytes. Cacheable sizes are always rounded
     /// up, so any block of a size class can serve any request of that class.
     [[nodiscard]] void* allocate(std::size_t size) {
-        if (size > largest) return ::operator new(size);
+        if (!UNBLOCK_FRAME_CACHE_ENABLED || size > largest) return ::operator new(size);
         free_block*& head = m_free[class_of(size)];
         if (free_block* block = head) {
             head = block->next;
             --m_cached;
+            m_cached_bytes -= rounded(size);
             return block;
         }
         return ::operator new(rounded(size));
@@ -73,13 +86,15 @@ public:
 #endif
     /// Takes back a block `allocate(size)` returned, on any thread.
     void deallocate(void* p, std::size_t size) noexcept {
-        if (!UNBLOCK_FRAME_CACHE_ENABLED || m_users == 0 || size > largest) {
+        if (!UNBLOCK_FRAME_CACHE_ENABLED || m_users == 0 || size > largest ||
+            m_cached_bytes + rounded(size) > max_cached_bytes) {
             ::operator delete(p);
             return;
         }
         free_block*& head = m_free[class_of(size)];
         head = ::new (p) free_block{head};
         ++m_cached;
+        m_cached_bytes += rounded(size);
     }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
@@ -93,6 +108,7 @@ public:
 
     /// Gives every cached block back to operator delete.
     void release() noexcept {
+        if (m_cached == 0) return;
         for (free_block*& head : m_free) {
             while (free_block* block = head) {
                 head = block->next;
@@ -100,6 +116,7 @@ public:
             }
         }
         m_cached = 0;
+        m_cached_bytes = 0;
     }
 
     /// How many blocks wait for reuse (for tests).
@@ -118,8 +135,12 @@ private:
     }
 
     std::array<free_block*, largest / granularity + 1> m_free{};
-    std::size_t m_cached = 0;
+    std::size_t m_cached = 0;       ///< blocks on the free lists
+    std::size_t m_cached_bytes = 0; ///< their rounded sizes, summed
     int m_users = 0; ///< running loops on this thread (nested runs are refused, so 0 or 1)
 };
+
+static_assert(std::is_trivially_destructible_v<frame_cache>,
+              "frame_cache::local() must survive every other thread_local of its thread");
 
 } // namespace unblock::detail

@@ -409,8 +409,8 @@ inline void event_loop::run_once() {
             detail::spin_until([this] { return m_inbox.has_posts(); }, m_options.offload_spin)) {
             return; // a completion arrived while spinning
         }
-        // Idle: cached frames go back to the allocator (detail/frame_cache.hpp).
-        if (m_offloads_in_flight == 0) detail::frame_cache::local().release();
+        // About to sleep: cached frames go back to the allocator (detail/frame_cache.hpp).
+        detail::frame_cache::local().release();
         std::optional<clock::time_point> deadline;
         if (!m_timers.empty()) deadline = m_timers.top()->m_deadline;
         m_inbox.park(deadline);
