@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <unblock/unblock.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -515,4 +516,43 @@ TEST_CASE("replacing the default executor in the iteration a call was submitted 
         CHECK(value == 3);
     };
     unblock::run(body());
+}
+
+TEST_CASE("to_thread calls of one loop iteration wake every sleeping worker", "[offload]") {
+    // Eight calls that can only finish together: each waits (up to 10 s) for
+    // all eight to be running. The second round finds eight sleeping workers,
+    // which the loop's one post_batch must wake (it notifies after unlocking).
+    constexpr int calls = 8;
+    unblock::thread_pool_executor::options settings;
+    settings.max_workers = calls;
+    settings.idle_spin = 0ms; // idle workers go straight to sleep
+    auto pool = std::make_shared<unblock::thread_pool_executor>(settings);
+    std::mutex mutex;
+    std::condition_variable all_running;
+    int running = 0;
+    auto rendezvous = [&] {
+        std::unique_lock lock(mutex);
+        if (++running == calls) all_running.notify_all();
+        return all_running.wait_for(lock, 10s, [&] { return running >= calls; });
+    };
+    auto round = [&]() -> task<int> {
+        running = 0;
+        std::vector<task<bool>> work;
+        for (int i = 0; i < calls; ++i)
+            work.push_back([](auto& f) -> task<bool> {
+                co_return co_await unblock::to_thread(f);
+            }(rendezvous));
+        const std::vector<bool> met = co_await unblock::gather(std::move(work));
+        co_return static_cast<int>(std::count(met.begin(), met.end(), true));
+    };
+    auto body = [&]() -> task<std::vector<int>> {
+        unblock::get_running_loop().set_default_executor(pool);
+        const int first = co_await round(); // starts the eight threads
+        for (int i = 0; i < 5000 && pool->stats().idle < calls; ++i)
+            co_await unblock::sleep(1ms); // until all eight are back to waiting
+        const int second = co_await round();
+        const int threads = static_cast<int>(pool->stats().threads); // no new ones started
+        co_return std::vector<int>{first, second, threads};
+    };
+    CHECK(unblock::run(body()) == std::vector<int>{calls, calls, calls});
 }

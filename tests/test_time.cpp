@@ -148,3 +148,30 @@ TEST_CASE("a sleep can be awaited once, like the coroutine asyncio.sleep returns
     CHECK(first_slept);
     CHECK_THAT(message, Catch::Contains("already awaited"));
 }
+
+TEST_CASE("a cancellation pending when wait_for starts cancels the inner work and waits for it",
+          "[time][cancel]") {
+    bool inner_cancelled = false;
+    bool inner_finished = false;
+    auto inner = [&]() -> task<> {
+        try {
+            co_await unblock::sleep(1h);
+            inner_finished = true;
+        } catch (const unblock::cancelled_error&) {
+            inner_cancelled = true;
+            throw;
+        }
+    };
+    auto outer = [&]() -> task<> { co_await unblock::wait_for(inner(), 1h); };
+    auto body = [&]() -> task<bool> {
+        auto handle = unblock::create_task(outer());
+        handle.cancel(); // before outer has run: pending until its first suspension
+        try {
+            co_await handle;
+        } catch (const unblock::cancelled_error&) {
+        }
+        co_return inner_cancelled; // already stopped when outer finished, not left running
+    };
+    CHECK(unblock::run(body()));
+    CHECK_FALSE(inner_finished);
+}

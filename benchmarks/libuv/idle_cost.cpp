@@ -3,7 +3,7 @@
 // 1 s uv_timer: CPU time (user + system) the process uses in that second.
 //
 // libuv has no coroutines: the sequence is a chain of after_work callbacks.
-#include "libuv/check.hpp"
+#include "libuv/peer.hpp"
 #include "support/measure.hpp"
 
 #include <uv.h>
@@ -57,9 +57,7 @@ void offload(Idle& idle) {
 } // namespace
 
 int main(int argc, char** argv) {
-    // libuv sizes its one process-wide threadpool from UV_THREADPOOL_SIZE, read
-    // once at the first uv_queue_work: set it before that.
-    setenv("UV_THREADPOOL_SIZE", "2", 1);
+    peer::use_threadpool_size(2);
     uv_loop_t loop;
     check(uv_loop_init(&loop), "uv_loop_init");
     Idle idle;

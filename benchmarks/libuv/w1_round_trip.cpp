@@ -7,7 +7,7 @@
 // "coroutine" here is a hand-written state machine (Chain) whose continuation
 // is after_work. That is the point of the comparison: what the same round trip
 // costs without any coroutine machinery.
-#include "libuv/check.hpp"
+#include "libuv/peer.hpp"
 #include "support/measure.hpp"
 
 #include <uv.h>
@@ -60,9 +60,7 @@ void submit(Chain& chain) {
 
 int main(int argc, char** argv) {
     const bool smoke = bench::smoke_mode(argc, argv);
-    // libuv sizes its one process-wide threadpool from UV_THREADPOOL_SIZE, read
-    // once at the first uv_queue_work: set it before that.
-    setenv("UV_THREADPOOL_SIZE", "2", 1);
+    peer::use_threadpool_size(2);
 
     uv_loop_t loop;
     check(uv_loop_init(&loop), "uv_loop_init");

@@ -14,7 +14,7 @@
 // coroutine frame as its allocation. libuv itself allocates nothing per
 // request (its queue is intrusive), and its malloc calls would not be counted
 // by operator new anyway (as for the other C++ peers, only operator new is).
-#include "libuv/check.hpp"
+#include "libuv/peer.hpp"
 #include "support/allocation_counter.hpp"
 #include "support/measure.hpp"
 
@@ -60,9 +60,7 @@ bench::clock::duration run_batch(uv_loop_t* loop, int n) {
 
 int main(int argc, char** argv) {
     const bool smoke = bench::smoke_mode(argc, argv);
-    // libuv sizes its one process-wide threadpool from UV_THREADPOOL_SIZE, read
-    // once at the first uv_queue_work: set it before that.
-    setenv("UV_THREADPOOL_SIZE", "2", 1);
+    peer::use_threadpool_size(2);
     uv_loop_t loop;
     check(uv_loop_init(&loop), "uv_loop_init");
 

@@ -5,7 +5,7 @@
 // uv_queue_work); wall_ms is the median of the next 5 rounds.
 //
 // libuv has no coroutines: a "task" is a request and its after_work callback.
-#include "libuv/check.hpp"
+#include "libuv/peer.hpp"
 #include "support/measure.hpp"
 
 #include <uv.h>
@@ -42,9 +42,7 @@ int main(int argc, char** argv) {
     const bool smoke = bench::smoke_mode(argc, argv);
     const int tasks = smoke ? 4 : 64;
     g_sleep = std::chrono::milliseconds(smoke ? 1 : 10);
-    // libuv sizes its one process-wide threadpool from UV_THREADPOOL_SIZE, read
-    // once at the first uv_queue_work: set it before that.
-    setenv("UV_THREADPOOL_SIZE", std::to_string(tasks).c_str(), 1);
+    peer::use_threadpool_size(tasks);
     uv_loop_t loop;
     check(uv_loop_init(&loop), "uv_loop_init");
 

@@ -6,7 +6,7 @@
 // library's suspended task is compared with: a "task" is a bare uv_timer_t,
 // allocated with one `new` each (a wait with no state of its own).
 // W5's yields_per_s has no libuv counterpart (BENCHMARKS.md: "no tasks").
-#include "libuv/check.hpp"
+#include "libuv/peer.hpp"
 #include "support/measure.hpp"
 
 #include <uv.h>

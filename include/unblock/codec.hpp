@@ -65,9 +65,8 @@ public:
         if (size == 0) {
             return;
         }
-        const std::size_t old = m_buffer.size();
-        m_buffer.resize(old + size);
-        std::memcpy(m_buffer.data() + old, data, size);
+        const auto* bytes = static_cast<const std::byte*>(data);
+        m_buffer.insert(m_buffer.end(), bytes, bytes + size); // no zero-fill first
     }
 
     /// Appends the object representation of a trivially copyable value.

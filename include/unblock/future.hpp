@@ -21,7 +21,7 @@ namespace detail {
 template <class R>
 class future_state {
 public:
-    future_state() noexcept { m_wake.m_coroutine = nullptr; }
+    future_state() noexcept = default;
     future_state(const future_state&) = delete;
     future_state& operator=(const future_state&) = delete;
 
@@ -60,7 +60,6 @@ public:
     bool m_done = false;
     bool m_cancelled = false;
     bool m_cancel_requested = false;
-    bool m_awaited = false;
     resume_node m_wake; ///< resumes the coroutine awaiting the future, if any
 
     virtual result_slot<R>& result() noexcept = 0;

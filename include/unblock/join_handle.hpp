@@ -80,9 +80,10 @@ public:
         if (m_timeout) child.m_loop->add_timer(this, clock::now() + *m_timeout);
         m_waiter = task_of(awaiting);
         if (m_waiter && !m_waiter->begin_wait(this)) {
-            if (m_timeout) child.m_loop->remove_timer(this);
-            m_cancelled_early = true;
-            return false;
+            // A cancellation was pending: it reaches the awaited task as if it
+            // came now, and this waits for that task to stop (as gather does).
+            cancel();
+            (void)m_waiter->begin_wait(this);
         }
         m_awaiting = awaiting;
         m_task = m_waiter;
@@ -93,7 +94,6 @@ public:
 
     T await_resume() {
         if (m_waiter) m_waiter->end_wait();
-        if (m_cancelled_early) throw cancelled_error();
         // If the handle was dropped while this awaited the task, the frame is this awaiter's to
         // free.
         const orphan_guard guard{m_listening ? m_child : nullptr};
@@ -157,7 +157,6 @@ private:
     std::optional<clock::duration> m_timeout;
     task_state* m_waiter = nullptr;
     std::coroutine_handle<> m_awaiting;
-    bool m_cancelled_early = false;
     bool m_cancelled = false;
     bool m_timed_out = false;
     bool m_child_finished = false; ///< finished while the fired timer was still to run

@@ -29,60 +29,57 @@ concept executor = requires(E& e, std::function<void()> f) {
     e.execute(std::move(f));
 };
 
-/// Awaits one offloaded call. The awaiter is the operation: in the coroutine
-/// frame it is the pool's queue node on the way out and the loop's inbox node
-/// on the way back, so a round trip allocates nothing.
+/// Awaits one call offloaded to the running loop's default executor. The
+/// awaiter is the operation: in the coroutine frame it is the pool's queue
+/// node on the way out and the loop's inbox node on the way back, so a round
+/// trip allocates nothing.
 ///
 /// Cancellation: work still queued is withdrawn (it never runs) and the
 /// coroutine resumes in the next iteration; running work gets its stop token
 /// requested and the coroutine resumes only after the callable returned, so
 /// arguments that refer to the frame are never used after it is gone. Either
 /// way the await throws `cancelled_error`.
-template <class Operation, class Executor>
-class offload_awaiter final : public Operation, cancel_hook {
-public:
-    using result_type = typename Operation::result_type;
+template <class Call>
+class offload_awaiter final : public pool_operation<Call>, cancel_hook {
+    using operation = pool_operation<Call>;
 
-    /// `executor == nullptr`: the running loop's default executor.
-    template <class Call>
-    offload_awaiter(Call&& call, Executor* executor)
-        : Operation(std::forward<Call>(call), &on_complete), m_executor(executor) {}
+public:
+    using result_type = typename operation::result_type;
+
+    explicit offload_awaiter(Call&& call) : operation(std::move(call), &on_complete) {}
 
     bool await_ready() const noexcept { return false; }
 
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> awaiting) {
-        m_waiter = task_of(awaiting);
-        event_loop& loop = (m_waiter && m_waiter->m_loop) ? *m_waiter->m_loop : get_running_loop();
-        Executor& executor = m_executor ? *m_executor : loop.default_executor();
-        if (m_waiter && !m_waiter->begin_wait(this)) {
+        task_state* waiter = task_of(awaiting);
+        event_loop& loop = (waiter && waiter->m_loop) ? *waiter->m_loop : get_running_loop();
+        if (waiter && !waiter->begin_wait(this)) {
             m_cancelled = true; // cancelled before it was submitted: it never runs
             return false;
         }
         m_awaiting = awaiting;
-        this->m_task = m_waiter;
+        this->m_task = waiter; // loop_node::m_task: the waiting task, if it is ours
         loop.begin_offload();
-        bool completed = false;
         try {
-            completed = Operation::start(executor, loop);
+            operation::start(loop.default_executor(), loop); // never completes inline
         } catch (...) {
             loop.end_offload();
-            if (m_waiter) m_waiter->end_wait();
+            if (waiter) waiter->end_wait();
             throw;
         }
-        if (completed) loop.end_offload(); // ran inline: go on without suspending
-        return !completed;
+        return true;
     }
 
     result_type await_resume() {
-        if (m_waiter) m_waiter->end_wait();
+        if (task_state* waiter = this->m_task) waiter->end_wait();
         if (m_cancelled) throw cancelled_error();
         return this->m_result.take();
     }
 
 private:
     static void on_complete(loop_node* node) noexcept {
-        auto* self = static_cast<offload_awaiter*>(static_cast<Operation*>(node));
+        auto* self = static_cast<offload_awaiter*>(static_cast<operation*>(node));
         self->m_loop->end_offload();
         self->m_awaiting.resume();
     }
@@ -98,8 +95,6 @@ private:
         return true;
     }
 
-    Executor* m_executor;
-    task_state* m_waiter = nullptr;
     std::coroutine_handle<> m_awaiting;
     bool m_cancelled = false;
 };
@@ -127,10 +122,10 @@ class [[nodiscard]] to_thread_awaitable {
 public:
     explicit to_thread_awaitable(Call call) : m_call(std::move(call)) {}
 
-    using awaiter = detail::offload_awaiter<detail::pool_operation<Call>, thread_pool_executor>;
+    using awaiter = detail::offload_awaiter<Call>;
 
-    awaiter operator co_await() && { return awaiter(std::move(m_call), nullptr); }
-    awaiter operator co_await() & { return awaiter(std::move(m_call), nullptr); }
+    awaiter operator co_await() && { return awaiter(std::move(m_call)); }
+    awaiter operator co_await() & { return awaiter(std::move(m_call)); }
 
 private:
     Call m_call;
@@ -169,15 +164,16 @@ decltype(auto) dereference(E&& executor) noexcept {
     }
 }
 
-/// Submits a future's operation; the future owns one reference, the work the other.
-template <class R, class State, class Executor>
-future<R> start_future(event_loop& loop, State* state, Executor& executor) {
+/// Submits a future's operation with `start()`, which returns whether the work
+/// already completed inline; the future owns one reference, the work the other.
+template <class R, class State, class Start>
+future<R> start_future(event_loop& loop, State* state, Start&& start) {
     state->m_event_loop = &loop;
     future<R> handle(state); // from here on the handle owns its reference
     loop.begin_offload();
     bool completed = false;
     try {
-        completed = state->start(executor, loop);
+        completed = start();
     } catch (...) {
         loop.end_offload();
         state->release(); // the work's reference: it never started
@@ -208,21 +204,15 @@ auto event_loop::run_in_executor(Executor&& executor, F&& f, Args&&... args) {
         auto* state = new detail::future_operation<
             detail::pool_operation<call, detail::submission::immediate>>(
             call(std::forward<F>(f), std::forward<Args>(args)...));
-        return detail::start_future<result>(*this, state, target);
+        return detail::start_future<result>(*this, state,
+                                            [&] { return state->start(target, *this); });
     } else if constexpr (detail::process_executor<executor_type>) {
         auto* state = new detail::process_future_state<result>();
-        state->m_event_loop = this;
-        future<result> handle(state); // from here on the handle owns its reference
-        begin_offload();
-        try {
+        return detail::start_future<result>(*this, state, [&] {
             state->launch(detail::dereference(executor), std::forward<F>(f),
                           std::forward<Args>(args)...);
-        } catch (...) {
-            end_offload();
-            state->release(); // the work's reference: it never started
-            throw;
-        }
-        return handle;
+            return false; // completes on the pool's I/O thread
+        });
     } else {
         static_assert(
             detail::executor<executor_type>,
@@ -231,7 +221,8 @@ auto event_loop::run_in_executor(Executor&& executor, F&& f, Args&&... args) {
         executor_type& target = detail::dereference(executor);
         auto* state = new detail::future_operation<detail::executor_operation<call>>(
             call(std::forward<F>(f), std::forward<Args>(args)...));
-        return detail::start_future<result>(*this, state, target);
+        return detail::start_future<result>(*this, state,
+                                            [&] { return state->start(target, *this); });
     }
 }
 

@@ -139,7 +139,8 @@ public:
         : process_pool_executor(options{max_workers, 0, nullptr}) {}
 
     /// Starts the fork server and the workers. Throws `std::invalid_argument`
-    /// for `max_workers == 0`, `std::system_error` if processes cannot start.
+    /// for `max_workers == 0`, `std::system_error` if the fork server cannot
+    /// start, and `broken_executor_error` if no worker can.
     explicit process_pool_executor(options opts)
         : m_options(validated(opts)),
           m_core(std::make_shared<detail::process_pool_core>(

@@ -90,8 +90,7 @@ public:
     /// loop can refuse work without taking the mutex. relaxed: a hint; post()
     /// re-checks under the mutex.
     std::atomic<bool> m_closed_hint{false};
-    /// Work finished, for stats(). relaxed: a counter nothing synchronises on.
-    std::atomic<std::size_t> m_completed{0};
+    std::size_t m_completed = 0; // calls that returned, for stats(); guarded
 
     std::size_t m_max_workers = 1;
     std::string m_name_prefix;
@@ -221,8 +220,7 @@ public:
 
     [[nodiscard]] statistics stats() const {
         std::lock_guard lock(m_state->m_mutex);
-        return {m_state->m_threads, m_state->m_idle, m_state->m_queue.size(),
-                m_state->m_completed.load(std::memory_order_relaxed)};
+        return {m_state->m_threads, m_state->m_idle, m_state->m_queue.size(), m_state->m_completed};
     }
 
     [[nodiscard]] std::size_t max_workers() const noexcept { return m_state->m_max_workers; }
@@ -284,7 +282,9 @@ private:
 
     static void start_worker(const std::shared_ptr<detail::thread_pool_state>& state);
     static std::size_t balance_workers(const std::shared_ptr<detail::thread_pool_state>& state);
-    static void wake_sleepers(detail::thread_pool_state& s, std::size_t count) noexcept;
+    /// Queues all of `items` and wakes the sleepers they need; if the pool
+    /// refuses them, leaves them in `items` and returns why.
+    std::exception_ptr enqueue(detail::work_queue& items) noexcept;
     static void worker_main(std::shared_ptr<detail::thread_pool_state> state,
                             std::shared_ptr<detail::thread_pool_state::worker> self,
                             std::size_t index);
@@ -296,66 +296,57 @@ private:
 // ---------------------------------------------------------------------------
 
 inline void thread_pool_executor::post(detail::work_item* item) {
-    detail::thread_pool_state& s = *m_state;
-    // Notify under the lock: once it is released, the item may already have
-    // run and destroyed the pool (and the state) from its worker.
-    std::lock_guard lock(s.m_mutex);
-    if (s.m_broken) std::rethrow_exception(s.m_broken);
-    if (s.m_shutdown) throw executor_shutdown_error();
-    s.m_queue.push_back(item);
-    std::size_t wake = s.m_sleeping;
-    try {
-        wake = balance_workers(m_state);
-    } catch (...) {
-        // No thread could start (resource limits). With none running, nothing
-        // would ever run the item: take it back and report. Otherwise the
-        // running workers will get to it.
-        if (s.m_threads == 0) {
-            s.m_queue.remove(item);
-            s.m_queued_hint.store(s.m_queue.size(), std::memory_order_relaxed);
-            throw;
-        }
+    detail::work_queue one;
+    one.push_back(item);
+    if (std::exception_ptr refused = enqueue(one)) {
+        (void)one.pop_front();
+        std::rethrow_exception(refused);
     }
-    wake_sleepers(s, wake);
 }
 
 inline void thread_pool_executor::post_batch(detail::work_queue& items) noexcept {
+    if (std::exception_ptr refused = enqueue(items)) abandon_all(items, refused);
+}
+
+inline std::exception_ptr thread_pool_executor::enqueue(detail::work_queue& items) noexcept {
     detail::thread_pool_state& s = *m_state;
-    std::exception_ptr refused;
     std::shared_ptr<detail::thread_pool_state> keep_alive;
     std::size_t wake = 0;
+    bool wake_all = false;
     {
-        std::unique_lock lock(s.m_mutex);
-        if (s.m_broken) {
-            refused = s.m_broken;
-        } else if (s.m_shutdown) {
-            refused = std::make_exception_ptr(executor_shutdown_error());
-        } else {
-            s.m_queue.splice_back(items);
+        std::lock_guard lock(s.m_mutex);
+        if (s.m_broken) return s.m_broken;
+        if (s.m_shutdown) return std::make_exception_ptr(executor_shutdown_error());
+        s.m_queue.splice_back(items);
+        try {
+            wake = balance_workers(m_state);
+        } catch (...) {
+            // No thread could start (resource limits). With none running,
+            // nothing would ever run the items: take them back and report
+            // (the queue then holds only these: workers leave only when it is
+            // empty). Otherwise the running workers will get to them.
+            if (s.m_threads == 0) {
+                items.splice_back(s.m_queue);
+                s.m_queued_hint.store(0, std::memory_order_relaxed);
+                return std::current_exception();
+            }
             wake = s.m_sleeping;
-            try {
-                wake = balance_workers(m_state);
-            } catch (...) {
-                if (s.m_threads == 0) { // as in post(): nothing would run them
-                    items.splice_back(s.m_queue);
-                    s.m_queued_hint.store(0, std::memory_order_relaxed);
-                    refused = std::current_exception();
-                    wake = 0;
-                }
-            }
-            if (wake > 1) {
-                // Many sleepers to wake (W3: 63): each wake is a syscall, and a
-                // woken worker needs the mutex at once; holding it through all of
-                // them made the first worker start ~200 µs late. So notify after
-                // unlocking, holding the state alive (an item may destroy the executor).
-                keep_alive = m_state;
-            } else {
-                wake_sleepers(s, wake); // under the lock, as in post()
-            }
         }
+        if (wake == 0) return nullptr; // an idle, awake worker takes it: nothing to notify
+        wake_all = wake >= s.m_sleeping;
+        // Notified after unlocking, so a woken worker can take the mutex at
+        // once (W3 wakes 63: the first started ~200 µs late while the lock was
+        // held through all of them). Once unlocked an item may already have run
+        // and destroyed the executor, so the state is held alive.
+        keep_alive = m_state;
     }
-    if (keep_alive) wake_sleepers(*keep_alive, wake);
-    if (refused) abandon_all(items, refused);
+    if (wake_all) {
+        keep_alive->m_work_available.notify_all(); // one futex call for all of them
+    } else {
+        for (std::size_t i = 0; i < wake; ++i)
+            keep_alive->m_work_available.notify_one();
+    }
+    return nullptr;
 }
 
 inline std::size_t
@@ -370,16 +361,6 @@ thread_pool_executor::balance_workers(const std::shared_ptr<detail::thread_pool_
         start_worker(state);
     const std::size_t awake_takers = s.m_spinning ? 1u : 0u;
     return queued > awake_takers ? std::min(queued - awake_takers, s.m_sleeping) : 0;
-}
-
-inline void thread_pool_executor::wake_sleepers(detail::thread_pool_state& s,
-                                                std::size_t count) noexcept {
-    if (count >= s.m_max_workers) {
-        s.m_work_available.notify_all();
-    } else {
-        for (std::size_t i = 0; i < count; ++i)
-            s.m_work_available.notify_one();
-    }
 }
 
 inline void
@@ -455,8 +436,8 @@ thread_pool_executor::worker_main(std::shared_ptr<detail::thread_pool_state> sta
             --s.m_idle;
             lock.unlock();
             item->m_run_work(item);
-            s.m_completed.fetch_add(1, std::memory_order_relaxed);
             lock.lock();
+            ++s.m_completed;
             ++s.m_idle;
             continue;
         }

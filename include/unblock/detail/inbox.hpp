@@ -15,9 +15,11 @@ namespace unblock::detail {
 
 /// Multi-producer, single-consumer queue of nodes posted from any thread.
 ///
-/// A lock-free stack (one CAS per post, nothing allocated: the node lives in
-/// the poster's awaiter); the loop takes the whole stack at once and reverses
-/// it, so nodes run in the order they were posted.
+/// A lock-free stack (nothing allocated: the node lives in the poster's
+/// awaiter); a post is one CAS, one load of the sleeping flag, and a count of
+/// posters in flight so the owner can wait them out before destroying the
+/// inbox. The loop takes the whole stack at once and reverses it, so nodes run
+/// in the order they were posted.
 ///
 /// Sleeping: the loop announces `m_sleeping` and re-checks the stack before it
 /// waits; a poster pushes and then checks `m_sleeping`. Both sides use
@@ -57,13 +59,6 @@ public:
             std::this_thread::yield();
     }
 
-    /// Wakes the loop without posting (e.g. to stop it). Any thread.
-    void wake() noexcept {
-        std::lock_guard lock(m_mutex);
-        m_signalled = true;
-        m_condition.notify_one();
-    }
-
     /// True if something is waiting. Loop thread; relaxed: a hint, take_all() synchronises.
     [[nodiscard]] bool has_posts() const noexcept {
         return m_head.load(std::memory_order_relaxed) != nullptr;
@@ -96,6 +91,13 @@ public:
     }
 
 private:
+    /// Wakes the sleeping loop (the poster that flipped m_sleeping back).
+    void wake() noexcept {
+        std::lock_guard lock(m_mutex);
+        m_signalled = true;
+        m_condition.notify_one();
+    }
+
     std::atomic<loop_node*> m_head{nullptr};
     std::atomic<int> m_posting{0}; ///< threads inside post()
     std::atomic<bool> m_sleeping{false};

@@ -236,7 +236,6 @@ public:
     /// offload awaiters count themselves in and out (loop thread).
     void begin_offload() noexcept { ++m_offloads_in_flight; }
     void end_offload() noexcept { --m_offloads_in_flight; }
-    [[nodiscard]] std::size_t offloads_in_flight() const noexcept { return m_offloads_in_flight; }
 
     /// The loop's clock.
     [[nodiscard]] clock::time_point time() const noexcept { return clock::now(); }
@@ -325,9 +324,9 @@ private:
     std::size_t m_tasks_created = 0;
 
     void flush_deferred_work() noexcept {
-        if (m_deferred_pool == nullptr) return;
-        m_deferred_pool->post_batch(m_deferred_work);
-        m_deferred_pool = nullptr;
+        thread_pool_executor* pool = std::exchange(m_deferred_pool, nullptr);
+        if (pool && !m_deferred_work.empty())
+            pool->post_batch(m_deferred_work); // all withdrawn: no lock
     }
 
     std::size_t m_offloads_in_flight = 0;

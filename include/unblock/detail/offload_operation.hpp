@@ -20,12 +20,6 @@ class event_loop;
 
 namespace unblock::detail {
 
-/// Something that can post a finished operation back to its loop (the event_loop).
-template <class Loop>
-concept posting_loop = requires(Loop& loop, loop_node* node) {
-    loop.post_threadsafe(node);
-};
-
 /// When a pool operation reaches its pool.
 enum class submission {
     /// At the end of the loop iteration, with everything else submitted in it,
@@ -50,7 +44,7 @@ public:
 
     /// Queues the call; returns false (a pool never completes synchronously).
     /// Throws what the pool throws (shut down, broken); then nothing was queued.
-    bool start(thread_pool_executor& pool, Loop& loop) {
+    bool start(thread_pool_executor& pool, Loop& loop) { // bool: as executor_operation's
         m_loop = &loop;
         m_pool = &pool;
         if constexpr (When == submission::immediate) {

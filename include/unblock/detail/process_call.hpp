@@ -6,6 +6,7 @@
 
 #include "../codec.hpp"
 #include "../errors.hpp"
+#include "process_wire.hpp"
 
 #include <atomic>
 #include <cstddef>
@@ -93,19 +94,13 @@ public:
     /// stored as the error. Then finishes. Only by the thread that claimed it.
     void complete_value(byte_reader& in) noexcept {
         try {
-            store_value(in);
-        } catch (...) {
             try {
-                throw;
-            } catch (const serialization_error&) {
-                m_error = std::current_exception();
-            } catch (const std::exception& e) {
-                m_error = process_make_error<serialization_error>(
-                    std::string("unblock::process_pool_executor: decoding the result failed: ") +
-                    e.what());
+                store_value(in);
             } catch (...) {
-                m_error = std::current_exception();
+                process_rethrow_as_serialization("decoding the result failed");
             }
+        } catch (...) {
+            m_error = std::current_exception();
         }
         finish();
     }

@@ -38,7 +38,6 @@ public:
     ~unique_fd() { reset(); }
 
     [[nodiscard]] int get() const noexcept { return m_fd; }
-    [[nodiscard]] explicit operator bool() const noexcept { return m_fd >= 0; }
 
     /// Gives up ownership without closing.
     int release() noexcept {

@@ -46,6 +46,22 @@ struct process_server_request {
     std::int64_t pid;
 };
 
+/// One request with room for one passed fd, laid out for sendmsg/recvmsg.
+struct process_server_message {
+    explicit process_server_message(process_server_request& req) noexcept : iov{&req, sizeof req} {
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+    }
+    process_server_message(const process_server_message&) = delete;
+    process_server_message& operator=(const process_server_message&) = delete;
+
+    iovec iov;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+};
+
 /// Parent-side handle of a fork server.
 ///
 /// Not thread-safe: after construction only the pool's I/O thread uses it.
@@ -83,13 +99,8 @@ public:
     /// Returns its pid; throws `std::system_error` on failure.
     pid_t spawn(int worker_end) {
         process_server_request req{process_server_request::op::spawn, 0, 0};
-        iovec iov{&req, sizeof req};
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
+        process_server_message message(req);
+        msghdr& msg = message.msg;
         cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
         cmsg->cmsg_level = SOL_SOCKET;
         cmsg->cmsg_type = SCM_RIGHTS;
@@ -125,9 +136,6 @@ public:
         }
         m_pid = -1;
     }
-
-    /// The server's pid (-1 once stopped).
-    [[nodiscard]] pid_t pid() const noexcept { return m_pid; }
 
 private:
     [[noreturn]] static void throw_server_gone() {
@@ -215,13 +223,8 @@ private:
 
     /// Receives one request and the fd attached to it (if any).
     static bool receive(int ctl, process_server_request& req, int& fd) noexcept {
-        iovec iov{&req, sizeof req};
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
+        process_server_message message(req);
+        msghdr& msg = message.msg;
         ssize_t n;
         do {
             n = ::recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC);

@@ -43,7 +43,9 @@ namespace unblock::detail {
 class process_pool_core final : public process_call_owner,
                                 public std::enable_shared_from_this<process_pool_core> {
 public:
-    /// Starts the fork server and the workers. Throws `std::system_error`.
+    /// Starts the fork server and the workers. Throws `std::system_error` if
+    /// the fork server or the wake-up pipe cannot be made, and
+    /// `broken_executor_error` if a worker cannot be started.
     explicit process_pool_core(const process_pool_config& config)
         : m_config(config), m_server(config.max_workers, config.initializer) {
         int p[2];
@@ -67,12 +69,7 @@ public:
     void submit(const std::shared_ptr<process_call_base>& call) {
         {
             std::lock_guard lock(m_mutex);
-            if (m_shutdown) {
-                throw executor_shutdown_error();
-            }
-            if (m_broken) {
-                throw broken_executor_error(m_broken_reason);
-            }
+            throw_if_closed_locked();
             call->m_id = ++m_next_id;
             call->m_owner = weak_from_this();
             call->m_state = process_call_state::queued;
@@ -84,12 +81,7 @@ public:
     /// Throws what `submit` would throw if no more calls are accepted.
     void check_open() const {
         std::lock_guard lock(m_mutex);
-        if (m_shutdown) {
-            throw executor_shutdown_error();
-        }
-        if (m_broken) {
-            throw broken_executor_error(m_broken_reason);
-        }
+        throw_if_closed_locked();
     }
 
     /// Accepts no more calls; with `cancel_futures`, completes the queued
@@ -243,6 +235,15 @@ public:
     }
 
 private:
+    void throw_if_closed_locked() const {
+        if (m_shutdown) {
+            throw executor_shutdown_error();
+        }
+        if (m_broken) {
+            throw broken_executor_error(m_broken_reason);
+        }
+    }
+
     /// One worker process, as the I/O thread sees it.
     struct worker {
         pid_t pid = -1;
@@ -354,8 +355,7 @@ private:
         bool claimed = false;
         {
             std::lock_guard lock(m_mutex);
-            call = std::move(w.call);
-            w.call.reset();
+            call = std::move(w.call); // leaves w.call empty
             if (call && call->m_state == process_call_state::running) {
                 call->m_state = process_call_state::finishing;
                 claimed = true;

@@ -34,18 +34,6 @@ struct process_request {
 /// The callable's exceptions propagate; codec failures become `serialization_error`.
 using process_thunk = void (*)(process_request& request, byte_writer& out);
 
-/// Rethrows the exception being handled as a `serialization_error` with context.
-[[noreturn]] inline void process_rethrow_as_serialization(const char* context) {
-    try {
-        throw;
-    } catch (const serialization_error&) {
-        throw;
-    } catch (const std::exception& e) {
-        throw serialization_error(std::string("unblock::process_pool_executor: ") + context + ": " +
-                                  e.what());
-    }
-}
-
 /// Facts about a plain function pointer type; `valid` is false for anything else.
 template <class Fn>
 struct process_fn_info {

@@ -30,6 +30,19 @@
 
 namespace unblock::detail {
 
+/// Rethrows the exception being handled as a `serialization_error` with
+/// context; a `serialization_error` and a non-std exception pass unchanged.
+[[noreturn]] inline void process_rethrow_as_serialization(const char* context) {
+    try {
+        throw;
+    } catch (const serialization_error&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw serialization_error(std::string("unblock::process_pool_executor: ") + context + ": " +
+                                  e.what());
+    }
+}
+
 /// Bytes of a frame header (the payload length).
 inline constexpr std::size_t process_header_bytes = sizeof(std::uint64_t);
 

@@ -24,7 +24,6 @@ public:
         m_outcome.template emplace<2>(std::move(error));
     }
 
-    [[nodiscard]] bool empty() const noexcept { return m_outcome.index() == 0; }
     [[nodiscard]] bool has_exception() const noexcept { return m_outcome.index() == 2; }
     [[nodiscard]] std::exception_ptr exception() const noexcept {
         return has_exception() ? std::get<2>(m_outcome) : nullptr;
@@ -56,8 +55,6 @@ public:
     void set_exception(std::exception_ptr error) noexcept {
         m_inner.set_exception(std::move(error));
     }
-    [[nodiscard]] bool empty() const noexcept { return m_inner.empty(); }
-    [[nodiscard]] bool has_exception() const noexcept { return m_inner.has_exception(); }
     [[nodiscard]] std::exception_ptr exception() const noexcept { return m_inner.exception(); }
     T& take() { return *m_inner.take(); }
 
@@ -74,8 +71,6 @@ public:
         m_error = std::move(error);
         m_state = state::error;
     }
-    [[nodiscard]] bool empty() const noexcept { return m_state == state::empty; }
-    [[nodiscard]] bool has_exception() const noexcept { return m_state == state::error; }
     [[nodiscard]] std::exception_ptr exception() const noexcept { return m_error; }
     void take() {
         if (m_state == state::error) std::rethrow_exception(m_error);

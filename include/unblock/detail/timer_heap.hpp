@@ -30,7 +30,6 @@ struct timer_node : loop_node {
 class timer_heap {
 public:
     [[nodiscard]] bool empty() const noexcept { return m_heap.empty(); }
-    [[nodiscard]] std::size_t size() const noexcept { return m_heap.size(); }
     [[nodiscard]] timer_node* top() const noexcept { return m_heap.front(); }
 
     void push(timer_node* node, std::chrono::steady_clock::time_point deadline) {
