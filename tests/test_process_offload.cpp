@@ -35,6 +35,11 @@ int touch(std::string path) {
     return 1;
 }
 bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-qualifiers" // a const result is what is being tested
+const std::string shout(std::string word) { return word + "!"; }
+const int twice(int x) { return 2 * x; }
+#pragma GCC diagnostic pop
 
 } // namespace
 
@@ -126,6 +131,24 @@ TEST_CASE("run_in_executor on a shut-down process pool throws executor_shutdown_
         CHECK_THROWS_AS(unblock::run_in_executor(pool, square, 1),
                         unblock::executor_shutdown_error);
         co_return;
+    };
+    unblock::run(body());
+}
+
+// Regression: a function returning `const T` compiled, then run_in_executor
+// dropped the call (the loop and the pool disagreed on the result type) and
+// awaiting the future crashed.
+TEST_CASE("a process pool function returning const T works through run_in_executor",
+          "[process_offload]") {
+    unblock::process_pool_executor pool(1);
+    auto body = [&]() -> task<> {
+        auto text = unblock::run_in_executor(pool, shout, std::string("hey"));
+        auto number = unblock::run_in_executor(pool, twice, 21);
+        static_assert(std::is_same_v<decltype(text), unblock::future<std::string>>);
+        const std::string shouted = co_await text;
+        const int doubled = co_await number;
+        CHECK(shouted == "hey!");
+        CHECK(doubled == 42);
     };
     unblock::run(body());
 }

@@ -3,6 +3,6 @@
 /// `run`, `get_running_loop`, `create_task` and `join_handle<T>`.
 #pragma once
 
-#include "detail/loop_core.hpp"
+#include "detail/loop/loop_core.hpp"
 #include "join_handle.hpp"
 #include "offload.hpp"

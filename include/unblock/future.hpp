@@ -2,10 +2,10 @@
 /// `future<R>`: the result of work started with `run_in_executor`.
 #pragma once
 
-#include "detail/loop_core.hpp"
-#include "detail/loop_node.hpp"
+#include "detail/loop/loop_core.hpp"
+#include "detail/loop/loop_node.hpp"
 #include "detail/result.hpp"
-#include "detail/task_state.hpp"
+#include "detail/loop/task_state.hpp"
 #include "errors.hpp"
 
 #include <coroutine>
@@ -214,5 +214,28 @@ private:
 
     detail::future_state<R>* m_state = nullptr;
 };
+
+namespace detail {
+
+/// Submits a future's operation with `start()`, which returns whether the work
+/// already completed inline; the future owns one reference, the work the other.
+template <class R, class State, class Start>
+future<R> start_future(event_loop& loop, State* state, Start&& start) {
+    state->m_event_loop = &loop;
+    future<R> handle(state); // from here on the handle owns its reference
+    loop.begin_offload();
+    bool completed = false;
+    try {
+        completed = start();
+    } catch (...) {
+        loop.end_offload();
+        state->release(); // the work's reference: it never started
+        throw;
+    }
+    if (completed) state->work_completed();
+    return handle;
+}
+
+} // namespace detail
 
 } // namespace unblock

@@ -3,7 +3,7 @@
 /// and the event_loop members that start tasks. Included by `event_loop.hpp`.
 #pragma once
 
-#include "detail/loop_core.hpp"
+#include "detail/loop/loop_core.hpp"
 
 #include <chrono>
 #include <cstdio>

@@ -4,9 +4,8 @@
 #pragma once
 
 #include "detail/bound_call.hpp"
-#include "detail/loop_core.hpp"
-#include "detail/offload_operation.hpp"
-#include "detail/process_offload.hpp"
+#include "detail/loop/loop_core.hpp"
+#include "detail/threads/offload_operation.hpp"
 #include "errors.hpp"
 #include "future.hpp"
 #include "thread_pool.hpp"
@@ -27,6 +26,13 @@ namespace detail {
 template <class E>
 concept executor = requires(E& e, std::function<void()> f) {
     e.execute(std::move(f));
+};
+
+/// An executor that builds run_in_executor's future itself, because its calls
+/// cross a process boundary (process_pool_executor, through process_pool.hpp).
+template <class E>
+concept makes_own_future = requires {
+    typename E::process_executor_tag;
 };
 
 /// Awaits one call offloaded to the running loop's default executor. The
@@ -164,65 +170,46 @@ decltype(auto) dereference(E&& executor) noexcept {
     }
 }
 
-/// Submits a future's operation with `start()`, which returns whether the work
-/// already completed inline; the future owns one reference, the work the other.
-template <class R, class State, class Start>
-future<R> start_future(event_loop& loop, State* state, Start&& start) {
-    state->m_event_loop = &loop;
-    future<R> handle(state); // from here on the handle owns its reference
-    loop.begin_offload();
-    bool completed = false;
-    try {
-        completed = start();
-    } catch (...) {
-        loop.end_offload();
-        state->release(); // the work's reference: it never started
-        throw;
-    }
-    if (completed) state->work_completed();
-    return handle;
-}
-
 } // namespace detail
 
 template <class Executor, class F, class... Args>
 auto event_loop::run_in_executor(Executor&& executor, F&& f, Args&&... args) {
-    detail::check_offloadable<F, Args...>();
-    using call = detail::call_for<F, Args...>;
     using executor_type = std::remove_cvref_t<std::remove_pointer_t<std::remove_cvref_t<Executor>>>;
-    using result = typename call::result_type;
 
-    if constexpr (std::is_null_pointer_v<std::remove_cvref_t<Executor>> ||
-                  std::is_same_v<executor_type, thread_pool_executor>) {
-        thread_pool_executor* pool = nullptr;
-        if constexpr (std::is_pointer_v<std::remove_cvref_t<Executor>>) {
-            pool = executor;
-        } else if constexpr (!std::is_null_pointer_v<std::remove_cvref_t<Executor>>) {
-            pool = &executor;
-        }
-        thread_pool_executor& target = pool ? *pool : default_executor();
-        auto* state = new detail::future_operation<
-            detail::pool_operation<call, detail::submission::immediate>>(
-            call(std::forward<F>(f), std::forward<Args>(args)...));
-        return detail::start_future<result>(*this, state,
-                                            [&] { return state->start(target, *this); });
-    } else if constexpr (detail::process_executor<executor_type>) {
-        auto* state = new detail::process_future_state<result>();
-        return detail::start_future<result>(*this, state, [&] {
-            state->launch(detail::dereference(executor), std::forward<F>(f),
-                          std::forward<Args>(args)...);
-            return false; // completes on the pool's I/O thread
-        });
+    if constexpr (detail::makes_own_future<executor_type>) {
+        // The process pool sends the function and its arguments, not a
+        // closure; its own rules (process_pool.hpp) decide the result type.
+        return detail::dereference(executor).start_future(*this, std::forward<F>(f),
+                                                          std::forward<Args>(args)...);
     } else {
-        static_assert(
-            detail::executor<executor_type>,
-            "unblock::run_in_executor: the executor needs a member execute(f) that runs the nullary "
-            "callable f exactly once on some thread (or pass nullptr for the loop's default executor)");
-        executor_type& target = detail::dereference(executor);
-        auto* state = new detail::future_operation<detail::executor_operation<call>>(
-            call(std::forward<F>(f), std::forward<Args>(args)...));
-        return detail::start_future<result>(*this, state,
-                                            [&] { return state->start(target, *this); });
+        detail::check_offloadable<F, Args...>();
+        using call = detail::call_for<F, Args...>;
+        using result = typename call::result_type;
+        if constexpr (std::is_null_pointer_v<std::remove_cvref_t<Executor>> ||
+                      std::is_same_v<executor_type, thread_pool_executor>) {
+            thread_pool_executor* pool = nullptr;
+            if constexpr (std::is_pointer_v<std::remove_cvref_t<Executor>>) {
+                pool = executor;
+            } else if constexpr (!std::is_null_pointer_v<std::remove_cvref_t<Executor>>) {
+                pool = &executor;
+            }
+            thread_pool_executor& target = pool ? *pool : default_executor();
+            auto* state = new detail::future_operation<
+                detail::pool_operation<call, detail::submission::immediate>>(
+                call(std::forward<F>(f), std::forward<Args>(args)...));
+            return detail::start_future<result>(*this, state,
+                                                [&] { return state->start(target, *this); });
+        } else {
+            static_assert(detail::executor<executor_type>,
+                          "unblock::run_in_executor: the executor needs a member execute(f) that "
+                          "runs the nullary callable f exactly once on some thread (or pass "
+                          "nullptr for the loop's default executor)");
+            executor_type& target = detail::dereference(executor);
+            auto* state = new detail::future_operation<detail::executor_operation<call>>(
+                call(std::forward<F>(f), std::forward<Args>(args)...));
+            return detail::start_future<result>(*this, state,
+                                                [&] { return state->start(target, *this); });
+        }
     }
 }
 

@@ -81,10 +81,10 @@
 #pragma once
 
 #include "codec.hpp"
-#include "detail/process_call.hpp"
-#include "detail/process_pool_core.hpp"
-#include "detail/process_thunk.hpp"
-#include "detail/process_wire.hpp"
+#include "detail/process/call.hpp"
+#include "detail/process/pool_core.hpp"
+#include "detail/process/thunk.hpp"
+#include "detail/process/wire.hpp"
 #include "errors.hpp"
 
 #include <algorithm>
@@ -103,6 +103,9 @@
 
 namespace unblock {
 
+template <class R>
+class future;
+
 namespace detail {
 
 /// The result type of `f(args...)` run by a process pool.
@@ -117,7 +120,8 @@ using process_result_t = typename process_callable<F, Args...>::result_type;
 /// comment for how workers start, what may be sent, errors and shutdown.
 class process_pool_executor {
 public:
-    /// Tells run_in_executor to send the function and arguments, not a closure.
+    /// Tells run_in_executor to send the function and arguments, not a closure
+    /// (it calls `start_future`).
     using process_executor_tag = void;
 
     /// Settings of a pool.
@@ -178,6 +182,13 @@ public:
         launch(call, f, std::forward<Args>(args)...);
         return call;
     }
+
+    /// run_in_executor's entry (`unblock::run_in_executor(pool, f, args...)`):
+    /// starts `f(args...)` and returns the loop's `future` for it. The result
+    /// type follows the pool's rule (`process_result_t`: cv-ref removed).
+    template <class Loop, class F, class... Args>
+    auto start_future(Loop& loop, F f, Args&&... args)
+        -> future<detail::process_result_t<F, Args...>>;
 
     /// Runs `f(args...)` in a worker; the future holds the result or error.
     ///
@@ -356,3 +367,5 @@ private:
 };
 
 } // namespace unblock
+
+#include "detail/process/offload.hpp"

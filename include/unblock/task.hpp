@@ -2,10 +2,10 @@
 /// `task<T>`: the lazy coroutine type unblock programs are written in.
 #pragma once
 
-#include "detail/frame_cache.hpp"
-#include "detail/loop_node.hpp"
+#include "detail/loop/frame_cache.hpp"
+#include "detail/loop/loop_node.hpp"
 #include "detail/result.hpp"
-#include "detail/task_state.hpp"
+#include "detail/loop/task_state.hpp"
 #include "errors.hpp"
 
 #include <coroutine>

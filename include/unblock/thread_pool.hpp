@@ -35,7 +35,7 @@
 #pragma once
 
 #include "detail/spin.hpp"
-#include "detail/work_item.hpp"
+#include "detail/threads/work_item.hpp"
 #include "errors.hpp"
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-/// \file detail/process_wire.hpp
+/// \file detail/process/wire.hpp
 /// The frames exchanged between a process pool and its workers, and how an
 /// exception crosses the process boundary.
 ///
@@ -8,8 +8,8 @@
 /// - worker -> parent: one `process_frame` byte, then its data.
 #pragma once
 
-#include "../codec.hpp"
-#include "../errors.hpp"
+#include "../../codec.hpp"
+#include "../../errors.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -1,10 +1,10 @@
-/// \file detail/process_channel.hpp
+/// \file detail/process/channel.hpp
 /// `process_channel`: the pool's end of one worker socket, with non-blocking
 /// frame I/O for the pool's poll loop.
 #pragma once
 
-#include "process_fd.hpp"
-#include "process_wire.hpp"
+#include "fd.hpp"
+#include "wire.hpp"
 
 #include <algorithm>
 #include <array>

@@ -1,24 +1,17 @@
-/// \file detail/process_offload.hpp
+/// \file detail/process/offload.hpp
 /// `run_in_executor` on a process pool: the future's state for a call that
-/// runs in another process.
+/// runs in another process, and `process_pool_executor::start_future`.
+/// Included at the bottom of process_pool.hpp: the loop never includes it.
 #pragma once
 
-#include "../future.hpp"
-#include "loop_core.hpp"
-#include "process_call.hpp"
+#include "../../future.hpp"
+#include "../../process_pool.hpp"
+#include "call.hpp"
 
 #include <memory>
-#include <type_traits>
 #include <utility>
 
 namespace unblock::detail {
-
-/// Executors whose calls cross a process boundary (process_pool_executor):
-/// run_in_executor hands them the function and its arguments, not a closure.
-template <class E>
-concept process_executor = requires {
-    typename E::process_executor_tag;
-};
 
 /// A future's state for one process-pool call. The pool's completion callback
 /// posts the state to the loop's inbox; a withdrawn or killed call is done at
@@ -31,15 +24,10 @@ public:
 
     /// Starts `f(args...)` on `pool`. Throws what `pool.start` throws; then
     /// nothing will complete.
-    template <class Pool, class F, class... Args>
-    void launch(Pool& pool, F&& f, Args&&... args) {
-        auto call = pool.start([this] { this->m_event_loop->post_threadsafe(this); },
-                               std::forward<F>(f), std::forward<Args>(args)...);
-        // A callable the pool refused has already produced the pool's own
-        // static_assert; do not pile a type mismatch on top of it.
-        if constexpr (std::is_same_v<decltype(call), std::shared_ptr<process_call<R>>>) {
-            m_call = std::move(call);
-        }
+    template <class F, class... Args>
+    void launch(process_pool_executor& pool, F&& f, Args&&... args) {
+        m_call = pool.start([this] { this->m_event_loop->post_threadsafe(this); },
+                            std::forward<F>(f), std::forward<Args>(args)...);
     }
 
     result_slot<R>& result() noexcept override { return m_result; }
@@ -62,3 +50,19 @@ private:
 };
 
 } // namespace unblock::detail
+
+namespace unblock {
+
+template <class Loop, class F, class... Args>
+auto process_pool_executor::start_future(Loop& loop, F f, Args&&... args)
+    -> future<detail::process_result_t<F, Args...>> {
+    check<F, Args...>();
+    using result = detail::process_result_t<F, Args...>;
+    auto* state = new detail::process_future_state<result>();
+    return detail::start_future<result>(loop, state, [&] {
+        state->launch(*this, f, std::forward<Args>(args)...);
+        return false; // completes on the pool's I/O thread
+    });
+}
+
+} // namespace unblock

@@ -1,13 +1,13 @@
-/// \file detail/offload_operation.hpp
+/// \file detail/threads/offload_operation.hpp
 /// One offloaded call: runs on an executor's thread, then posts itself back to
 /// the loop with the result. Embedded in an awaiter (to_thread) or a future's
 /// state (run_in_executor), so the round trip allocates nothing.
 #pragma once
 
-#include "../errors.hpp"
-#include "../thread_pool.hpp"
-#include "loop_node.hpp"
-#include "result.hpp"
+#include "../../errors.hpp"
+#include "../../thread_pool.hpp"
+#include "../loop/loop_node.hpp"
+#include "../result.hpp"
 #include "work_item.hpp"
 
 #include <atomic>

@@ -1,4 +1,4 @@
-/// \file detail/work_item.hpp
+/// \file detail/threads/work_item.hpp
 /// The intrusive node a thread pool queues: it lives in the awaiter that submits it.
 #pragma once
 

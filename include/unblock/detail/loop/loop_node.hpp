@@ -1,4 +1,4 @@
-/// \file detail/loop_node.hpp
+/// \file detail/loop/loop_node.hpp
 /// The intrusive node every piece of work queued on an event loop is made of.
 #pragma once
 

@@ -1,4 +1,4 @@
-/// \file detail/process_fd.hpp
+/// \file detail/process/fd.hpp
 /// POSIX plumbing of the process pool: an owning fd, whole-buffer socket I/O
 /// that never raises SIGPIPE, fd and signal hygiene for freshly forked
 /// processes, and wait-status descriptions.

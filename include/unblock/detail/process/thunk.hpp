@@ -1,4 +1,4 @@
-/// \file detail/process_thunk.hpp
+/// \file detail/process/thunk.hpp
 /// What may be sent to a process pool, and the code that runs it in a worker.
 ///
 /// A call is identified by two addresses: the `process_thunk` instantiation
@@ -7,9 +7,9 @@
 /// image, so both addresses are valid there unchanged.
 #pragma once
 
-#include "../codec.hpp"
-#include "../errors.hpp"
-#include "process_wire.hpp"
+#include "../../codec.hpp"
+#include "../../errors.hpp"
+#include "wire.hpp"
 
 #include <cstddef>
 #include <exception>

@@ -1,4 +1,4 @@
-/// \file detail/inbox.hpp
+/// \file detail/loop/inbox.hpp
 /// The event loop's thread-safe inbox and the way its thread sleeps and wakes.
 #pragma once
 

@@ -1,18 +1,18 @@
-/// \file detail/loop_core.hpp
+/// \file detail/loop/loop_core.hpp
 /// The `event_loop` class and its non-template members. Public code includes
 /// `event_loop.hpp`, which adds the member templates (join_handle.hpp, offload.hpp).
 #pragma once
 
-#include "../errors.hpp"
-#include "../task.hpp"
-#include "../thread_pool.hpp"
+#include "../../errors.hpp"
+#include "../../task.hpp"
+#include "../../thread_pool.hpp"
 #include "frame_cache.hpp"
 #include "inbox.hpp"
 #include "loop_node.hpp"
-#include "spin.hpp"
+#include "../spin.hpp"
 #include "task_state.hpp"
 #include "timer_heap.hpp"
-#include "work_item.hpp"
+#include "../threads/work_item.hpp"
 
 #include <chrono>
 #include <cstdio>

@@ -1,4 +1,4 @@
-/// \file detail/frame_cache.hpp
+/// \file detail/loop/frame_cache.hpp
 /// Recycles task coroutine frames on a thread while its event loop runs.
 ///
 /// Why: a burst of N tasks frees N frames at once at its end. glibc's malloc

@@ -1,4 +1,4 @@
-/// \file detail/process_pool_core.hpp
+/// \file detail/process/pool_core.hpp
 /// The engine of `process_pool_executor`: the call queue, the worker table and
 /// the I/O thread that moves frames between them.
 ///
@@ -11,13 +11,13 @@
 /// disposition is left alone.
 #pragma once
 
-#include "../errors.hpp"
-#include "process_call.hpp"
-#include "process_channel.hpp"
-#include "process_fd.hpp"
-#include "process_fork_server.hpp"
-#include "process_pool_stats.hpp"
-#include "process_wire.hpp"
+#include "../../errors.hpp"
+#include "call.hpp"
+#include "channel.hpp"
+#include "fd.hpp"
+#include "fork_server.hpp"
+#include "../../process_pool_stats.hpp"
+#include "wire.hpp"
 
 #include <algorithm>
 #include <cerrno>

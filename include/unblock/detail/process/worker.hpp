@@ -1,4 +1,4 @@
-/// \file detail/process_worker.hpp
+/// \file detail/process/worker.hpp
 /// The main loop of a worker process.
 ///
 /// A worker runs its initializer, announces `ready`, then answers call frames
@@ -8,10 +8,10 @@
 /// other in a cycle, whatever the payload sizes.
 #pragma once
 
-#include "../codec.hpp"
-#include "process_fd.hpp"
-#include "process_thunk.hpp"
-#include "process_wire.hpp"
+#include "../../codec.hpp"
+#include "fd.hpp"
+#include "thunk.hpp"
+#include "wire.hpp"
 
 #include <cstdint>
 #include <cstdio>

@@ -1,4 +1,4 @@
-/// \file detail/task_state.hpp
+/// \file detail/loop/task_state.hpp
 /// What a running task knows about itself: its loop, its name, how to cancel
 /// what it is waiting on, and who waits for it to finish.
 #pragma once

@@ -1,4 +1,4 @@
-/// \file detail/process_fork_server.hpp
+/// \file detail/process/fork_server.hpp
 /// The fork server: a single-threaded process, forked once when a pool is
 /// constructed, that forks, kills and reaps the pool's workers on request.
 ///
@@ -20,8 +20,8 @@
 /// kills and reaps every worker it still has and exits.
 #pragma once
 
-#include "process_fd.hpp"
-#include "process_worker.hpp"
+#include "fd.hpp"
+#include "worker.hpp"
 
 #include <cerrno>
 #include <cstddef>

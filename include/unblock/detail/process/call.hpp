@@ -1,12 +1,12 @@
-/// \file detail/process_call.hpp
+/// \file detail/process/call.hpp
 /// `process_call<R>`: the shared state of one process-pool call, the boundary
 /// between the pool and whatever waits for the result (`std::future`, the
 /// event loop's awaitables).
 #pragma once
 
-#include "../codec.hpp"
-#include "../errors.hpp"
-#include "process_wire.hpp"
+#include "../../codec.hpp"
+#include "../../errors.hpp"
+#include "wire.hpp"
 
 #include <atomic>
 #include <cstddef>

@@ -1,4 +1,4 @@
-/// \file detail/timer_heap.hpp
+/// \file detail/loop/timer_heap.hpp
 /// The event loop's timers: a binary min-heap of intrusive nodes.
 #pragma once
 

@@ -1,4 +1,4 @@
-/// \file detail/process_pool_stats.hpp
+/// \file process_pool_stats.hpp
 /// The settings and the activity snapshot of a process pool.
 #pragma once
 
