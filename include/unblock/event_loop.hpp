@@ -1,8 +1,689 @@
 /// \file event_loop.hpp
-/// `event_loop` (the single-threaded scheduler every coroutine resumes on),
-/// `run`, `get_running_loop`, `create_task` and `join_handle<T>`.
+/// `event_loop`, the single-threaded scheduler every coroutine resumes on,
+/// with `run`, `create_task`, `get_running_loop` and `timer_handle`. The
+/// member templates are at the bottom (detail/loop/event_loop_impl.hpp), and
+/// `join_handle<T>` (join_handle.hpp) and `to_thread` / `run_in_executor`
+/// (offload.hpp) come with this header: it is all a loop user needs.
 #pragma once
 
-#include "detail/loop/loop_core.hpp"
+#include "detail/loop/frame_cache.hpp"
+#include "detail/loop/inbox.hpp"
+#include "detail/loop/loop_node.hpp"
+#include "detail/loop/task_state.hpp"
+#include "detail/loop/timer_heap.hpp"
+#include "detail/spin.hpp"
+#include "detail/threads/work_item.hpp"
+#include "errors.hpp"
+#include "task.hpp"
+#include "thread_pool.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+namespace unblock {
+
+template <class T>
+class join_handle;
+
+class event_loop;
+
+namespace detail {
+
+struct loop_access;
+class offload_token;
+
+/// The loop running on this thread, if any. constinit: plain TLS access, no wrapper call.
+constinit inline thread_local event_loop* t_running_loop = nullptr;
+
+/// The object `co_await x` actually talks to.
+template <class A>
+decltype(auto) get_awaiter(A&& awaitable) {
+    if constexpr (requires { std::forward<A>(awaitable).operator co_await(); }) {
+        return std::forward<A>(awaitable).operator co_await();
+    } else if constexpr (requires { operator co_await(std::forward<A>(awaitable)); }) {
+        return operator co_await(std::forward<A>(awaitable));
+    } else {
+        return std::forward<A>(awaitable);
+    }
+}
+
+/// Something `co_await` accepts inside a task.
+template <class A>
+concept awaitable = requires(A&& a) {
+    { get_awaiter(std::forward<A>(a)).await_ready() } -> std::convertible_to<bool>;
+    get_awaiter(std::forward<A>(a)).await_resume();
+};
+
+/// What `co_await std::declval<A>()` yields.
+template <class A>
+using await_result_t = decltype(get_awaiter(std::declval<A>()).await_resume());
+
+/// A heap-allocated callback run once by the loop (call_soon, call_soon_threadsafe).
+template <class F>
+struct callback_node final : loop_node {
+    callback_node(event_loop& loop, F function)
+        : loop_node(&invoke), m_loop(&loop), m_function(std::move(function)) {}
+    static void invoke(loop_node* node) noexcept;
+
+    event_loop* m_loop;
+    F m_function;
+};
+
+/// A timed callback (call_later), shared with the `timer_handle` that can cancel it.
+struct callback_timer final : timer_node {
+    callback_timer(event_loop& loop, std::function<void()> function)
+        : timer_node(&invoke), m_loop(&loop), m_function(std::move(function)) {}
+    static void invoke(loop_node* node) noexcept;
+
+    event_loop* m_loop;
+    std::function<void()> m_function;
+    std::shared_ptr<callback_timer> m_self; ///< keeps the timer alive while it is queued
+    bool m_cancelled = false;
+};
+
+} // namespace detail
+
+/// Cancels a callback scheduled with `event_loop::call_later`. Loop thread only.
+class timer_handle {
+public:
+    timer_handle() = default;
+    explicit timer_handle(std::shared_ptr<detail::callback_timer> timer) noexcept
+        : m_timer(std::move(timer)) {}
+
+    /// Withdraws the callback if it has not run yet; returns whether it did.
+    bool cancel() noexcept;
+    /// True after a successful cancel().
+    [[nodiscard]] bool cancelled() const noexcept { return m_timer && m_timer->m_cancelled; }
+
+private:
+    std::shared_ptr<detail::callback_timer> m_timer;
+};
+
+/// A single-threaded event loop: a FIFO ready queue, a timer heap and a
+/// thread-safe inbox.
+///
+/// Thread safety: everything runs on the thread that runs the loop, except
+/// `call_soon_threadsafe` and `post_threadsafe`, which any thread may call
+/// while the loop exists. Each iteration takes the posts and due timers, then
+/// runs exactly the nodes that are ready at that moment (what they schedule
+/// runs in the next iteration, so no task starves the others). With nothing
+/// ready the thread sleeps until a post or the next deadline; it never spins
+/// while idle.
+///
+/// Destruction cancels the tasks still pending and runs the loop until they
+/// have finished (so no coroutine frame is torn down under running work),
+/// runs callbacks already queued, and drops pending `call_later` callbacks.
+class event_loop {
+public:
+    using clock = std::chrono::steady_clock;
+
+    /// Settings of a loop (and of `run()`).
+    struct options {
+        /// Debug mode: report each task step that holds the loop longer than
+        /// `slow_callback_duration`. Default: on when UNBLOCK_DEBUG=1.
+        bool debug = debug_from_environment();
+        clock::duration slow_callback_duration = std::chrono::milliseconds(100);
+        /// With offloaded work in flight and nothing else to do, the loop
+        /// spins this long for the completion before it sleeps: a quick call
+        /// then returns without a ~11 µs wake-up. Never spins while idle.
+        clock::duration offload_spin = std::chrono::microseconds(50);
+    };
+
+    /// What the exception handler is told.
+    struct exception_context {
+        std::string message;      ///< what happened
+        std::exception_ptr error; ///< the exception, if there is one
+        std::string task_name;    ///< the task it came from, if any
+    };
+    using exception_handler = std::function<void(const exception_context&)>;
+
+    /// What the slow-step handler of debug mode is told.
+    struct slow_step {
+        std::string task_name;    ///< the task whose step blocked, or empty for a plain callback
+        clock::duration duration; ///< how long it held the loop
+    };
+    using slow_step_handler = std::function<void(const slow_step&)>;
+
+    event_loop() : event_loop(options{}) {}
+    explicit event_loop(options settings) : m_options(settings) { m_tasks.make_head(); }
+    event_loop(const event_loop&) = delete;
+    event_loop& operator=(const event_loop&) = delete;
+    ~event_loop();
+
+    /// Runs the loop on this thread until `main` finishes; returns its value or rethrows.
+    /// Throws `invalid_state_error` if this thread already runs a loop.
+    template <class T>
+    T run_until_complete(task<T> main);
+
+    /// Schedules `awaitable` (a task, `to_thread(...)`, any awaitable) to run
+    /// concurrently, starting in the next iteration. See `join_handle`.
+    template <class A>
+    auto create_task(A awaitable, std::string name = {}) -> join_handle<detail::await_result_t<A>>;
+
+    /// Runs `f()` in the next iteration. Loop thread.
+    template <class F>
+    void call_soon(F f) {
+        schedule(new detail::callback_node<std::decay_t<F>>(*this, std::move(f)));
+    }
+
+    /// Runs `f()` once `delay` has passed. Loop thread.
+    template <class F>
+    timer_handle call_later(clock::duration delay, F f) {
+        auto timer =
+            std::make_shared<detail::callback_timer>(*this, std::function<void()>(std::move(f)));
+        timer->m_self = timer;
+        add_timer(timer.get(), time() + delay);
+        return timer_handle(std::move(timer));
+    }
+
+    /// Runs `f()` on the loop thread soon. Any thread; the loop must outlive the call.
+    template <class F>
+    void call_soon_threadsafe(F f) {
+        post_threadsafe(new detail::callback_node<std::decay_t<F>>(*this, std::move(f)));
+    }
+
+    /// Runs `f(args...)` on `executor` (or the default executor for nullptr)
+    /// and returns a `future` at once; see `unblock::run_in_executor` (offload.hpp).
+    template <class Executor, class F, class... Args>
+    auto run_in_executor(Executor&& executor, F&& f, Args&&... args);
+
+    /// The executor `to_thread` and `run_in_executor(nullptr, ...)` use; created
+    /// on first use. Throws `executor_shutdown_error` after shutdown_default_executor().
+    thread_pool_executor& default_executor() {
+        if (m_default_executor_closed) {
+            throw executor_shutdown_error(
+                "unblock: the event loop's default executor was shut down (shutdown_default_executor() was "
+                "called, or run() is finishing); no more work can be offloaded with to_thread on this loop");
+        }
+        if (!m_default_executor) m_default_executor = std::make_shared<thread_pool_executor>();
+        return *m_default_executor;
+    }
+
+    /// Makes `executor` the default executor. The previous one is released
+    /// (if this held the last reference, its destructor waits for its work).
+    void set_default_executor(std::shared_ptr<thread_pool_executor> executor) {
+        flush_deferred_work(); // work already submitted goes to the pool it was meant for
+        if (!executor)
+            throw std::invalid_argument(
+                "unblock::event_loop::set_default_executor: executor is null");
+        m_default_executor = std::move(executor);
+        m_default_executor_closed = false;
+    }
+
+    /// Shuts the default executor down and waits for its threads without
+    /// blocking the loop (asyncio's loop.shutdown_default_executor()). Later
+    /// `to_thread` calls throw `executor_shutdown_error`.
+    task<> shutdown_default_executor();
+
+    /// The loop's clock.
+    [[nodiscard]] clock::time_point time() const noexcept { return clock::now(); }
+
+    /// True while a thread runs this loop.
+    [[nodiscard]] bool is_running() const noexcept { return m_running; }
+
+    /// Number of tasks created on this loop that have not finished.
+    [[nodiscard]] std::size_t unfinished_tasks() const noexcept { return m_unfinished_tasks; }
+
+    /// Replaces the handler for exceptions nobody retrieved (default: print to stderr).
+    void set_exception_handler(exception_handler handler) {
+        m_exception_handler = std::move(handler);
+    }
+    /// Reports `context` through the exception handler.
+    void call_exception_handler(const exception_context& context) noexcept;
+
+    [[nodiscard]] bool get_debug() const noexcept { return m_options.debug; }
+    void set_debug(bool enabled) noexcept { m_options.debug = enabled; }
+    [[nodiscard]] clock::duration slow_callback_duration() const noexcept {
+        return m_options.slow_callback_duration;
+    }
+    void set_slow_callback_duration(clock::duration limit) noexcept {
+        m_options.slow_callback_duration = limit;
+    }
+    /// Replaces what debug mode does with a slow step (default: print to stderr).
+    void set_slow_step_handler(slow_step_handler handler) {
+        m_slow_step_handler = std::move(handler);
+    }
+
+    /// Reads UNBLOCK_DEBUG.
+    static bool debug_from_environment() noexcept {
+        const char* value = std::getenv("UNBLOCK_DEBUG");
+        return value != nullptr && *value != '\0' && std::strcmp(value, "0") != 0;
+    }
+
+private:
+    friend class timer_handle;
+    friend struct detail::loop_access; // the scheduling primitives below, for the library's awaiters
+    friend class detail::offload_token;
+    friend void detail::task_ended_on_loop(event_loop&, detail::task_state&, bool) noexcept;
+
+    // --- The intrusive scheduling primitives (reached through detail::loop_access). ---
+
+    /// Queues `node` to run in the next iteration. Loop thread.
+    void schedule(detail::loop_node* node) noexcept { m_ready.push_back(node); }
+    /// Queues `node` from any thread; wakes the loop. Allocates nothing.
+    void post_threadsafe(detail::loop_node* node) noexcept { m_inbox.post(node); }
+    /// Queues `node` to run at `deadline`. Loop thread.
+    void add_timer(detail::timer_node* node, clock::time_point deadline) {
+        m_timers.push(node, deadline);
+    }
+    /// Withdraws a queued timer; returns whether it was queued. Loop thread.
+    bool remove_timer(detail::timer_node* node) noexcept { return m_timers.remove(node); }
+
+    /// Queues `item` on `pool` at the end of this iteration: everything a
+    /// round of tasks submits is handed over under one lock. Loop thread.
+    void defer_work(thread_pool_executor& pool, detail::work_item* item) noexcept {
+        if (m_deferred_pool != &pool) flush_deferred_work();
+        m_deferred_pool = &pool;
+        m_deferred_work.push_back(item);
+    }
+    /// Takes back an item not yet handed to its pool; returns whether it was here.
+    bool withdraw_deferred_work(detail::work_item* item) noexcept {
+        return m_deferred_work.remove(item);
+    }
+
+    // --- Tasks (create_task, task.hpp's final step). ---
+
+    void register_task(detail::task_state& task) noexcept;
+    void task_finished(detail::task_state& task) noexcept;
+    void report_if_unretrieved(detail::task_state& task) noexcept;
+    /// Cancels every unfinished task and runs the loop until all have
+    /// finished (asyncio.run's cleanup).
+    void cancel_all_tasks();
+
+    /// Marks this loop as the thread's running loop for a scope.
+    class running_scope {
+    public:
+        explicit running_scope(event_loop& loop);
+        ~running_scope();
+        running_scope(const running_scope&) = delete;
+        running_scope& operator=(const running_scope&) = delete;
+
+    private:
+        event_loop& m_loop;
+    };
+
+    void run_once();
+    void run_node(detail::loop_node* node) noexcept;
+    void report_slow_step(const std::string& task_name, clock::duration duration) noexcept;
+
+    options m_options;
+    detail::node_fifo m_ready;
+    detail::timer_heap m_timers;
+    detail::inbox m_inbox;
+
+    bool m_running = false;
+    detail::task_link m_tasks; ///< head of the list of every task not yet destroyed
+    std::size_t m_unfinished_tasks = 0;
+    std::size_t m_tasks_created = 0;
+
+    void flush_deferred_work() noexcept {
+        thread_pool_executor* pool = std::exchange(m_deferred_pool, nullptr);
+        if (pool && !m_deferred_work.empty())
+            pool->post_batch(m_deferred_work); // all withdrawn: no lock
+    }
+
+    std::size_t m_offloads_in_flight = 0; ///< counted by detail::offload_token
+    detail::work_queue m_deferred_work; ///< submitted during this iteration, for m_deferred_pool
+    thread_pool_executor* m_deferred_pool = nullptr;
+    std::shared_ptr<thread_pool_executor> m_default_executor;
+    bool m_default_executor_closed = false;
+
+    exception_handler m_exception_handler;
+    slow_step_handler m_slow_step_handler;
+};
+
+// ---------------------------------------------------------------------------
+
+namespace detail {
+
+template <class F>
+void callback_node<F>::invoke(loop_node* node) noexcept {
+    std::unique_ptr<callback_node> self(static_cast<callback_node*>(node));
+    try {
+        self->m_function();
+    } catch (...) {
+        self->m_loop->call_exception_handler(
+            {"exception in a callback", std::current_exception(), {}});
+    }
+}
+
+inline void callback_timer::invoke(loop_node* node) noexcept {
+    auto* self = static_cast<callback_timer*>(node);
+    std::shared_ptr<callback_timer> keep = std::move(self->m_self);
+    try {
+        self->m_function();
+    } catch (...) {
+        self->m_loop->call_exception_handler(
+            {"exception in a call_later callback", std::current_exception(), {}});
+    }
+}
+
+} // namespace detail
+
+inline bool timer_handle::cancel() noexcept {
+    if (!m_timer || !m_timer->queued()) return false;
+    m_timer->m_loop->remove_timer(m_timer.get());
+    m_timer->m_cancelled = true;
+    m_timer->m_self.reset();
+    return true;
+}
+
+inline event_loop::running_scope::running_scope(event_loop& loop) : m_loop(loop) {
+    if (detail::t_running_loop != nullptr) {
+        throw invalid_state_error(
+            detail::t_running_loop == &loop
+                ? "unblock: this event loop is already running; inside a coroutine, co_await the task "
+                  "instead of calling run_until_complete()"
+                : "unblock: another event loop is already running on this thread; inside a coroutine, "
+                  "co_await the task instead of starting a nested loop");
+    }
+    detail::t_running_loop = &loop;
+    loop.m_running = true;
+    detail::frame_cache::local().begin_use();
+}
+
+inline event_loop::running_scope::~running_scope() {
+    detail::frame_cache::local().end_use();
+    m_loop.m_running = false;
+    detail::t_running_loop = nullptr;
+}
+
+inline void event_loop::run_once() {
+    if (m_inbox.has_posts()) m_ready.splice_back(m_inbox.take_all());
+    if (!m_timers.empty()) {
+        const clock::time_point now = clock::now();
+        while (!m_timers.empty() && m_timers.top()->m_deadline <= now)
+            m_ready.push_back(m_timers.pop());
+    }
+    if (m_ready.empty()) {
+        flush_deferred_work();
+        if (m_offloads_in_flight > 0 &&
+            detail::spin_until([this] { return m_inbox.has_posts(); }, m_options.offload_spin)) {
+            return; // a completion arrived while spinning
+        }
+        // About to sleep: cached frames go back to the allocator (detail/frame_cache.hpp).
+        detail::frame_cache::local().release();
+        std::optional<clock::time_point> deadline;
+        if (!m_timers.empty()) deadline = m_timers.top()->m_deadline;
+        m_inbox.park(deadline);
+        return;
+    }
+    // Run exactly what is ready now; whatever these schedule waits for the next round.
+    detail::node_fifo batch = std::move(m_ready);
+    while (detail::loop_node* node = batch.pop_front())
+        run_node(node);
+    flush_deferred_work();
+}
+
+inline void event_loop::run_node(detail::loop_node* node) noexcept {
+    if (!m_options.debug) {
+        node->run();
+    } else {
+        // The name is taken before the step: the task may finish in it, and a
+        // new task may reuse its frame within the same step.
+        const std::string name = node->m_task ? node->m_task->name() : std::string();
+        const clock::time_point start = clock::now();
+        node->run();
+        const clock::duration held = clock::now() - start;
+        if (held >= m_options.slow_callback_duration) report_slow_step(name, held);
+    }
+}
+
+inline void event_loop::report_slow_step(const std::string& name,
+                                         clock::duration duration) noexcept {
+    try {
+        if (m_slow_step_handler) {
+            m_slow_step_handler(slow_step{name, duration});
+            return;
+        }
+    } catch (...) {
+    }
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(duration).count();
+    const auto limit =
+        std::chrono::duration_cast<std::chrono::milliseconds>(m_options.slow_callback_duration)
+            .count();
+    std::fprintf(
+        stderr,
+        "unblock: %s%s%s blocked the event loop for %lld ms (slow_callback_duration is %lld ms); "
+        "move blocking calls off the loop with co_await unblock::to_thread(...)\n",
+        name.empty() ? "a callback" : "task '", name.c_str(), name.empty() ? "" : "'",
+        static_cast<long long>(ms), static_cast<long long>(limit));
+}
+
+inline void event_loop::call_exception_handler(const exception_context& context) noexcept {
+    try {
+        if (m_exception_handler) {
+            m_exception_handler(context);
+            return;
+        }
+    } catch (...) {
+        // A throwing handler falls back to the default report below.
+    }
+    std::string what = "unknown exception";
+    if (context.error) {
+        try {
+            std::rethrow_exception(context.error);
+        } catch (const std::exception& e) {
+            what = e.what();
+        } catch (...) {
+        }
+    }
+    std::fprintf(stderr, "unblock: %s%s%s%s: %s\n", context.message.c_str(),
+                 context.task_name.empty() ? "" : " (task '", context.task_name.c_str(),
+                 context.task_name.empty() ? "" : "')", what.c_str());
+}
+
+inline void event_loop::register_task(detail::task_state& task) noexcept {
+    task.m_loop = this;
+    task.link_after(m_tasks);
+    ++m_unfinished_tasks;
+    ++m_tasks_created;
+}
+
+inline void event_loop::task_finished(detail::task_state&) noexcept { --m_unfinished_tasks; }
+
+inline void detail::task_ended_on_loop(event_loop& loop, task_state& task,
+                                       bool report_unretrieved) noexcept {
+    loop.task_finished(task);
+    if (report_unretrieved) loop.report_if_unretrieved(task);
+}
+
+inline void event_loop::report_if_unretrieved(detail::task_state& task) noexcept {
+    if (task.m_exception && !task.m_cancelled && !task.m_exception_retrieved) {
+        task.m_exception_retrieved = true;
+        call_exception_handler(
+            {"exception in a task was never retrieved", task.m_exception, task.name()});
+    }
+}
+
+inline void event_loop::cancel_all_tasks() {
+    std::size_t cancelled_up_to = 0; // tasks created before this count have been asked
+    while (m_unfinished_tasks > 0) {
+        if (cancelled_up_to != m_tasks_created) {
+            cancelled_up_to = m_tasks_created;
+            for (detail::task_link* l = m_tasks.m_next_task; l != &m_tasks; l = l->m_next_task) {
+                auto* t = static_cast<detail::task_state*>(l);
+                if (!t->m_done && !t->m_cancel_requested) t->request_cancel();
+            }
+        }
+        run_once();
+    }
+}
+
+inline event_loop::~event_loop() {
+    if (!m_running && (m_unfinished_tasks > 0 || m_offloads_in_flight > 0 || !m_ready.empty() ||
+                       m_inbox.has_posts())) {
+        try {
+            running_scope scope(*this);
+            cancel_all_tasks();
+            // Work whose future was dropped still posts back here: wait for it.
+            while (m_offloads_in_flight > 0 || !m_ready.empty() || m_inbox.has_posts())
+                run_once();
+        } catch (...) {
+            // Another loop runs on this thread: nothing can be run safely; fall through.
+        }
+    }
+    if (m_default_executor) {
+        m_default_executor->shutdown(true);
+        m_default_executor.reset();
+    }
+    m_inbox.drain_posters();
+    // Pending call_later callbacks are dropped (their handles may outlive the loop).
+    while (!m_timers.empty()) {
+        detail::timer_node* node = m_timers.pop();
+        if (node->m_run == &detail::callback_timer::invoke) {
+            static_cast<detail::callback_timer*>(node)->m_self.reset();
+        }
+    }
+    // Finished tasks still owned by join handles forget this loop.
+    while (m_tasks.m_next_task != &m_tasks) {
+        auto* t = static_cast<detail::task_state*>(m_tasks.m_next_task);
+        t->m_loop = nullptr;
+        t->unlink();
+    }
+}
+
+/// The loop running on this thread; throws `no_running_loop_error` if none.
+[[nodiscard]] inline event_loop& get_running_loop() {
+    if (detail::t_running_loop == nullptr) throw no_running_loop_error();
+    return *detail::t_running_loop;
+}
+
+namespace detail {
+
+/// The loop's scheduling primitives, for the library's awaiters. They take
+/// detail types, so they are not public members of `event_loop`.
+struct loop_access {
+    /// Queues `node` to run in the next iteration. Loop thread.
+    static void schedule(event_loop& loop, loop_node* node) noexcept { loop.schedule(node); }
+    /// Queues `node` from any thread and wakes the loop; allocates nothing.
+    static void post(event_loop& loop, loop_node* node) noexcept { loop.post_threadsafe(node); }
+    /// Queues `node` to run at `deadline`. Loop thread.
+    static void add_timer(event_loop& loop, timer_node* node, event_loop::clock::time_point deadline) {
+        loop.add_timer(node, deadline);
+    }
+    /// Withdraws a queued timer; returns whether it was queued. Loop thread.
+    static bool remove_timer(event_loop& loop, timer_node* node) noexcept {
+        return loop.remove_timer(node);
+    }
+    /// Hands `item` to `pool` at the end of this iteration. Loop thread.
+    static void defer_work(event_loop& loop, thread_pool_executor& pool, work_item* item) noexcept {
+        loop.defer_work(pool, item);
+    }
+    /// Takes back an item not yet handed to its pool. Loop thread.
+    static bool withdraw_deferred_work(event_loop& loop, work_item* item) noexcept {
+        return loop.withdraw_deferred_work(item);
+    }
+    /// Reports an exception of `task` that nobody retrieved. Loop thread.
+    static void report_if_unretrieved(event_loop& loop, task_state& task) noexcept {
+        loop.report_if_unretrieved(task);
+    }
+    /// The state of the task `handle` refers to, or nullptr (for combinators).
+    template <class T>
+    static task_state* state_of(join_handle<T>& handle) noexcept {
+        return handle.m_coroutine ? &handle.state() : nullptr;
+    }
+};
+
+/// One offloaded call in flight on a loop, counted while the token lives:
+/// the loop spins for completions only while some are in flight, and its
+/// destructor waits for them. Taken before the work is handed over, dropped
+/// (on the loop thread) when its completion has run or it was withdrawn.
+class offload_token {
+public:
+    offload_token() noexcept = default;
+    explicit offload_token(event_loop& loop) noexcept : m_loop(&loop) {
+        ++loop.m_offloads_in_flight;
+    }
+    offload_token(offload_token&& other) noexcept : m_loop(std::exchange(other.m_loop, nullptr)) {}
+    offload_token& operator=(offload_token&& other) noexcept {
+        if (this != &other) {
+            reset();
+            m_loop = std::exchange(other.m_loop, nullptr);
+        }
+        return *this;
+    }
+    ~offload_token() { reset(); }
+
+    /// Stops counting; the call is over.
+    void reset() noexcept {
+        if (m_loop) --std::exchange(m_loop, nullptr)->m_offloads_in_flight;
+    }
+
+private:
+    event_loop* m_loop = nullptr;
+};
+
+/// Runs one blocking function on a thread of its own and resumes the awaiting
+/// coroutine on the loop thread; for work that must not use the pools (such as
+/// joining a pool's threads). Not cancellable: what it runs cannot be stopped.
+class dedicated_thread_awaiter final : loop_node {
+public:
+    explicit dedicated_thread_awaiter(std::function<void()> function)
+        : loop_node(&on_complete), m_function(std::move(function)) {}
+
+    bool await_ready() const noexcept { return false; }
+
+    bool await_suspend(std::coroutine_handle<> awaiting) {
+        event_loop& loop = get_running_loop();
+        m_awaiting = awaiting;
+        m_in_flight = offload_token(loop);
+        try {
+            m_thread = std::thread([this, &loop] {
+                m_function();
+                loop_access::post(loop, this);
+            });
+        } catch (...) {
+            m_in_flight.reset();
+            throw;
+        }
+        return true;
+    }
+
+    void await_resume() { m_thread.join(); }
+
+private:
+    static void on_complete(loop_node* node) noexcept {
+        auto* self = static_cast<dedicated_thread_awaiter*>(node);
+        self->m_in_flight.reset();
+        self->m_awaiting.resume();
+    }
+
+    std::function<void()> m_function;
+    std::thread m_thread;
+    offload_token m_in_flight;
+    std::coroutine_handle<> m_awaiting;
+};
+
+} // namespace detail
+
+inline task<> event_loop::shutdown_default_executor() {
+    flush_deferred_work(); // work already submitted still reaches the pool before it closes
+    m_default_executor_closed = true;
+    std::shared_ptr<thread_pool_executor> pool = std::move(m_default_executor);
+    if (!pool) co_return;
+    // A named awaiter: GCC 12 destroys some temporaries of a co_await
+    // full-expression twice (a lambda converted to std::function here).
+    detail::dedicated_thread_awaiter joining([pool] { pool->shutdown(true); });
+    co_await joining;
+}
+
+} // namespace unblock
+
+// The rest of what a loop user needs; each of these includes this header
+// first, so any of them can be included on its own. future.hpp brings
+// offload.hpp (run_in_executor makes futures).
+#include "detail/loop/event_loop_impl.hpp"
+#include "future.hpp"
 #include "join_handle.hpp"
-#include "offload.hpp"

@@ -2,11 +2,12 @@
 /// `future<R>`: the result of work started with `run_in_executor`.
 #pragma once
 
-#include "detail/loop/loop_core.hpp"
+#include "detail/loop/cancellable_wait.hpp"
 #include "detail/loop/loop_node.hpp"
-#include "detail/result.hpp"
 #include "detail/loop/task_state.hpp"
+#include "detail/result.hpp"
 #include "errors.hpp"
+#include "event_loop.hpp"
 
 #include <coroutine>
 #include <utility>
@@ -35,7 +36,7 @@ public:
         if (withdraw()) {
             finish();
             if (!completion_follows_withdrawal()) {
-                m_event_loop->end_offload();
+                m_in_flight.reset();
                 release(); // the work's reference: it will never complete
             }
         } else {
@@ -46,7 +47,7 @@ public:
 
     /// The work is over: its completion node ran on the loop (or it finished synchronously).
     void work_completed() noexcept {
-        m_event_loop->end_offload();
+        m_in_flight.reset();
         if (!m_done) finish(); // withdrawn earlier: already finished as cancelled
         release();
     }
@@ -57,6 +58,7 @@ public:
     }
 
     event_loop* m_event_loop = nullptr;
+    offload_token m_in_flight; ///< held while the work may still complete
     bool m_done = false;
     bool m_cancelled = false;
     bool m_cancel_requested = false;
@@ -79,7 +81,7 @@ private:
             m_cancelled = true;
             result().set_exception(std::make_exception_ptr(cancelled_error()));
         }
-        if (m_wake.m_coroutine) m_event_loop->schedule(&m_wake);
+        if (m_wake.m_coroutine) loop_access::schedule(*m_event_loop, &m_wake);
     }
 
     int m_references = 2;
@@ -154,7 +156,9 @@ public:
         return m_state->result().take();
     }
 
-    class awaiter final : detail::cancel_hook {
+    /// Waits for the work; cancelling the awaiting task cancels the future
+    /// (detail::cancellable_wait's policy).
+    class awaiter final : detail::cancellable_wait {
     public:
         explicit awaiter(detail::future_state<R>* state) noexcept : m_state(state) {}
 
@@ -174,35 +178,23 @@ public:
         }
 
         template <class Promise>
-        bool await_suspend(std::coroutine_handle<Promise> awaiting) {
-            m_waiter = detail::task_of(awaiting);
-            if (m_waiter && !m_waiter->begin_wait(this)) {
-                // A cancellation was pending: cancel the work and wait for it to stop.
-                if (!m_state->cancel() || m_state->m_done) {
-                    m_waiter = nullptr;
-                    m_cancelled_early = !m_state->m_cancelled;
-                    return false;
-                }
-                (void)m_waiter->begin_wait(this);
-            }
+        void await_suspend(std::coroutine_handle<Promise> awaiting) {
             m_state->m_wake.m_coroutine = awaiting;
-            m_state->m_wake.m_task = m_waiter;
-            return true;
+            m_state->m_wake.m_task = detail::task_of(awaiting);
+            begin_wait(m_state->m_wake.m_task);
         }
 
         R await_resume() {
-            if (m_waiter) m_waiter->end_wait();
+            end_wait();
             m_state->m_wake.m_coroutine = nullptr;
-            if (m_cancelled_early) throw cancelled_error();
+            throw_if_cancelled();
             return m_state->result().take();
         }
 
     private:
-        bool cancel() noexcept override { return m_state->cancel(); }
+        void on_cancel() noexcept override { m_state->cancel(); }
 
         detail::future_state<R>* m_state;
-        detail::task_state* m_waiter = nullptr;
-        bool m_cancelled_early = false;
     };
 
     awaiter operator co_await() const noexcept { return awaiter{m_state}; }
@@ -223,12 +215,12 @@ template <class R, class State, class Start>
 future<R> start_future(event_loop& loop, State* state, Start&& start) {
     state->m_event_loop = &loop;
     future<R> handle(state); // from here on the handle owns its reference
-    loop.begin_offload();
+    state->m_in_flight = offload_token(loop);
     bool completed = false;
     try {
         completed = start();
     } catch (...) {
-        loop.end_offload();
+        state->m_in_flight.reset();
         state->release(); // the work's reference: it never started
         throw;
     }
@@ -239,3 +231,6 @@ future<R> start_future(event_loop& loop, State* state, Start&& start) {
 } // namespace detail
 
 } // namespace unblock
+
+// run_in_executor and to_thread, which make futures and need them defined.
+#include "offload.hpp"

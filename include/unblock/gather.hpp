@@ -2,6 +2,7 @@
 /// `gather`: run several awaitables concurrently and collect their results.
 #pragma once
 
+#include "detail/loop/cancellable_wait.hpp"
 #include "event_loop.hpp"
 
 #include <array>
@@ -57,7 +58,7 @@ using gather_value_t = std::conditional_t<std::is_void_v<await_result_t<A>>, std
 /// cancelled. If the gathering task is cancelled, every child is cancelled.
 /// Either way the awaiter resumes only when all children have finished, so
 /// none outlives what it references.
-class gather_awaiter final : cancel_hook, completion_listener {
+class gather_awaiter final : cancellable_wait, completion_listener {
 public:
     gather_awaiter(std::span<task_state* const> children, bool cancel_on_failure) noexcept
         : m_children(children), m_cancel_on_failure(cancel_on_failure) {}
@@ -74,22 +75,17 @@ public:
     }
 
     template <class Promise>
-    bool await_suspend(std::coroutine_handle<Promise> awaiting) {
-        m_waiter = task_of(awaiting);
-        if (m_waiter && !m_waiter->begin_wait(this)) {
-            cancel(); // a cancellation was pending: still wait for the children to stop
-            (void)m_waiter->begin_wait(this);
-        }
+    void await_suspend(std::coroutine_handle<Promise> awaiting) noexcept {
         m_awaiting = awaiting;
         for (task_state* child : m_children) {
             if (!child->m_done) child->m_listener = this;
         }
-        return true;
+        begin_wait(task_of(awaiting));
     }
 
-    void await_resume() const {
-        if (m_waiter) m_waiter->end_wait();
-        if (m_cancelled) throw cancelled_error();
+    void await_resume() {
+        end_wait();
+        throw_if_cancelled();
     }
 
     /// The first child that failed, in completion order, or nullptr.
@@ -107,12 +103,7 @@ private:
         return --m_remaining == 0 ? m_awaiting : std::noop_coroutine();
     }
 
-    bool cancel() noexcept override {
-        if (m_cancelled) return true;
-        m_cancelled = true;
-        cancel_children();
-        return true;
-    }
+    void on_cancel() noexcept override { cancel_children(); }
 
     void cancel_children() noexcept {
         for (task_state* child : m_children)
@@ -122,10 +113,8 @@ private:
     std::span<task_state* const> m_children;
     bool m_cancel_on_failure;
     std::size_t m_remaining = 0;
-    task_state* m_waiter = nullptr;
     task_state* m_first_failure = nullptr;
     std::coroutine_handle<> m_awaiting;
-    bool m_cancelled = false;
 };
 
 /// The value of a finished child for a gather that throws on failure.
@@ -151,7 +140,7 @@ outcome<R> take_outcome(join_handle<T>& handle) {
 
 template <class T>
 task_state* state_pointer(join_handle<T>& handle) noexcept {
-    return handle.state_pointer();
+    return loop_access::state_of(handle);
 }
 
 [[noreturn]] inline void rethrow_failure(task_state& failed) {

@@ -1,9 +1,11 @@
 /// \file join_handle.hpp
-/// Tasks scheduled on a loop: `join_handle<T>`, `create_task`, `run`,
-/// and the event_loop members that start tasks. Included by `event_loop.hpp`.
+/// `join_handle<T>`: a task running on a loop (asyncio's Task), as
+/// `create_task` returns it, and how it is awaited.
 #pragma once
 
-#include "detail/loop/loop_core.hpp"
+#include "detail/deadline.hpp"
+#include "detail/loop/cancellable_wait.hpp"
+#include "event_loop.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -12,16 +14,6 @@
 namespace unblock {
 
 namespace detail {
-
-/// The coroutine that runs any other awaitable (to_thread(...), a future) as a task.
-template <class T, class A>
-task<T> run_awaitable(A awaitable) {
-    if constexpr (std::is_void_v<T>) {
-        co_await std::move(awaitable);
-    } else {
-        co_return co_await std::move(awaitable);
-    }
-}
 
 /// Reports a task's unretrieved exception when its loop no longer exists.
 inline void report_without_loop(task_state& task) noexcept {
@@ -47,9 +39,11 @@ T take_task_result(std::coroutine_handle<task_promise<T>> coroutine) {
 }
 
 /// Waits for a task to finish (optionally with a timeout that cancels it).
-/// The awaiting task's cancellation is passed on to the awaited task.
+/// Cancelling the awaiting task cancels the awaited one and waits for it to
+/// stop (detail::cancellable_wait's policy); a real failure of the awaited
+/// task is never hidden behind `cancelled_error` or `timeout_error`.
 template <class T>
-class join_awaiter final : timer_node, cancel_hook, completion_listener {
+class join_awaiter final : timer_node, cancellable_wait, completion_listener {
 public:
     using clock = std::chrono::steady_clock;
 
@@ -74,42 +68,34 @@ public:
     }
 
     template <class Promise>
-    bool await_suspend(std::coroutine_handle<Promise> awaiting) {
+    void await_suspend(std::coroutine_handle<Promise> awaiting) {
         task_state& child = m_child.promise().m_state;
         // The timer first: if it cannot be added, nothing refers to this awaiter yet.
-        if (m_timeout) child.m_loop->add_timer(this, clock::now() + *m_timeout);
-        m_waiter = task_of(awaiting);
-        if (m_waiter && !m_waiter->begin_wait(this)) {
-            // A cancellation was pending: it reaches the awaited task as if it
-            // came now, and this waits for that task to stop (as gather does).
-            cancel();
-            (void)m_waiter->begin_wait(this);
+        if (m_timeout) {
+            m_started = clock::now();
+            loop_access::add_timer(*child.m_loop, this, saturating_deadline(m_started, *m_timeout));
         }
         m_awaiting = awaiting;
-        m_task = m_waiter;
+        m_task = task_of(awaiting); // debug mode names the task the timer resumes
         child.m_listener = this;
         m_listening = true;
-        return true;
+        begin_wait(m_task);
     }
 
     T await_resume() {
-        if (m_waiter) m_waiter->end_wait();
+        end_wait();
         // If the handle was dropped while this awaited the task, the frame is this awaiter's to
         // free.
         const orphan_guard guard{m_listening ? m_child : nullptr};
         task_state& child = m_child.promise().m_state;
-        if (m_cancelled || (m_timed_out && child.m_cancelled)) {
+        if (cancel_requested() || (m_timed_out && child.m_cancelled)) {
             if (child.m_exception && !child.m_cancelled) {
                 child.m_exception_retrieved = true;
                 std::rethrow_exception(child.m_exception); // a real failure is never hidden
             }
             if (child.m_cancelled) child.m_exception_retrieved = true;
-            if (m_cancelled) throw cancelled_error();
-            throw timeout_error(
-                "unblock: wait_for timed out after " +
-                std::to_string(
-                    std::chrono::duration_cast<std::chrono::milliseconds>(*m_timeout).count()) +
-                " ms; the awaited work was cancelled");
+            throw_if_cancelled();
+            throw timeout_error(timeout_message());
         }
         return take_task_result(m_child);
     }
@@ -123,9 +109,25 @@ private:
         }
     };
 
+    /// What the timeout error says: the deadline, and the real wait when the
+    /// work took longer than that to stop.
+    std::string timeout_message() const {
+        using std::chrono::milliseconds;
+        const auto limit = std::chrono::duration_cast<milliseconds>(*m_timeout).count();
+        const auto waited = std::chrono::duration_cast<milliseconds>(clock::now() - m_started).count();
+        std::string text = "unblock: wait_for timed out after " + std::to_string(limit) +
+                           " ms; the awaited work was cancelled";
+        if (waited > limit + 10) {
+            text += " and stopped " + std::to_string(waited) +
+                    " ms after the wait began: a running to_thread call is waited for until it "
+                    "returns (give it a std::stop_token parameter to let it stop sooner)";
+        }
+        return text;
+    }
+
     std::coroutine_handle<> task_finished(task_state& child) noexcept override {
         if (queued()) {
-            child.m_loop->remove_timer(this);
+            loop_access::remove_timer(*child.m_loop, this);
         } else if (m_timeout && !m_timed_out) {
             // The timer already fired into this iteration's batch and will run
             // after us: resuming now would free the node it lives in. Let the
@@ -136,12 +138,7 @@ private:
         return m_awaiting;
     }
 
-    bool cancel() noexcept override {
-        if (m_cancelled) return true;
-        m_cancelled = true;
-        m_child.promise().m_state.request_cancel();
-        return true;
-    }
+    void on_cancel() noexcept override { m_child.promise().m_state.request_cancel(); }
 
     static void on_timeout(loop_node* node) noexcept {
         auto* self = static_cast<join_awaiter*>(node);
@@ -155,9 +152,8 @@ private:
 
     std::coroutine_handle<task_promise<T>> m_child;
     std::optional<clock::duration> m_timeout;
-    task_state* m_waiter = nullptr;
+    clock::time_point m_started{};
     std::coroutine_handle<> m_awaiting;
-    bool m_cancelled = false;
     bool m_timed_out = false;
     bool m_child_finished = false; ///< finished while the fired timer was still to run
     bool m_listening = false;      ///< registered as the child's listener
@@ -219,12 +215,9 @@ public:
         return detail::take_task_result(m_coroutine);
     }
 
-    /// The task's state, for the library's combinators.
-    [[nodiscard]] detail::task_state* state_pointer() noexcept {
-        return m_coroutine ? &state() : nullptr;
-    }
-
 private:
+    friend struct detail::loop_access; // the combinators reach the task's state through it
+
     [[nodiscard]] const detail::task_state& state() const noexcept {
         return m_coroutine.promise().m_state;
     }
@@ -235,7 +228,7 @@ private:
         detail::task_state& task = state();
         if (task.m_done) {
             if (task.m_loop) {
-                task.m_loop->report_if_unretrieved(task);
+                detail::loop_access::report_if_unretrieved(*task.m_loop, task);
             } else {
                 detail::report_without_loop(task); // the loop is gone: stderr, never silence
             }
@@ -248,66 +241,5 @@ private:
 
     std::coroutine_handle<detail::task_promise<T>> m_coroutine;
 };
-
-template <class A>
-auto event_loop::create_task(A awaitable, std::string name)
-    -> join_handle<detail::await_result_t<A>> {
-    static_assert(
-        detail::awaitable<A>,
-        "unblock::create_task needs an awaitable: a task<T>, to_thread(...), or an object with "
-        "await_ready/await_suspend/await_resume");
-    using result = detail::await_result_t<A>;
-    std::coroutine_handle<detail::task_promise<result>> coroutine;
-    if constexpr (std::is_same_v<A, task<result>>) {
-        coroutine = awaitable.release(); // the task's own frame becomes the task: one allocation
-    } else {
-        coroutine = detail::run_awaitable<result>(std::move(awaitable)).release();
-    }
-    if (!coroutine || coroutine.done()) {
-        throw invalid_state_error(
-            "unblock::create_task: the task is empty or has already run (moved-from, "
-            "default-constructed or awaited); create a new task");
-    }
-    detail::task_promise<result>& promise = coroutine.promise();
-    promise.m_task = &promise.m_state;
-    register_task(promise.m_state);
-    promise.m_state.m_id = m_tasks_created;
-    if (!name.empty())
-        promise.m_state.m_given_name = std::make_unique<std::string>(std::move(name));
-    promise.m_start.m_coroutine = coroutine;
-    promise.m_start.m_task = &promise.m_state;
-    schedule(&promise.m_start);
-    return join_handle<result>(coroutine);
-}
-
-template <class T>
-T event_loop::run_until_complete(task<T> main) {
-    running_scope scope(*this);
-    join_handle<T> handle = create_task(std::move(main), "main");
-    while (!handle.done())
-        run_once();
-    return handle.result();
-}
-
-/// Schedules `awaitable` on the running loop; see `event_loop::create_task`.
-template <class A>
-auto create_task(A awaitable, std::string name = {}) -> join_handle<detail::await_result_t<A>> {
-    return get_running_loop().create_task(std::move(awaitable), std::move(name));
-}
-
-/// asyncio.run: runs `main` on a new loop on this thread and returns its value
-/// or rethrows its exception. Before returning, cancels the tasks still
-/// pending and waits for them, then shuts the loop's default executor down.
-/// Throws `invalid_state_error` when called on a thread that runs a loop.
-template <class T>
-T run(task<T> main, event_loop::options settings = {}) {
-    if (detail::t_running_loop != nullptr) {
-        throw invalid_state_error(
-            "unblock::run() cannot be called while an event loop is running on this thread; "
-            "inside a coroutine, co_await the task instead");
-    }
-    event_loop loop(settings);
-    return loop.run_until_complete(std::move(main));
-}
 
 } // namespace unblock

@@ -4,9 +4,10 @@
 #pragma once
 
 #include "detail/bound_call.hpp"
-#include "detail/loop/loop_core.hpp"
+#include "detail/loop/cancellable_wait.hpp"
 #include "detail/threads/offload_operation.hpp"
 #include "errors.hpp"
+#include "event_loop.hpp"
 #include "future.hpp"
 #include "thread_pool.hpp"
 
@@ -40,13 +41,13 @@ concept makes_own_future = requires {
 /// node on the way out and the loop's inbox node on the way back, so a round
 /// trip allocates nothing.
 ///
-/// Cancellation: work still queued is withdrawn (it never runs) and the
-/// coroutine resumes in the next iteration; running work gets its stop token
-/// requested and the coroutine resumes only after the callable returned, so
-/// arguments that refer to the frame are never used after it is gone. Either
-/// way the await throws `cancelled_error`.
+/// Cancellation (cancellable_wait's policy): work still queued is withdrawn
+/// (it never runs) and the coroutine resumes in the next iteration; running
+/// work gets its stop token requested and the coroutine resumes only after
+/// the callable returned, so arguments that refer to the frame are never used
+/// after it is gone. Either way the await throws `cancelled_error`.
 template <class Call>
-class offload_awaiter final : public pool_operation<Call>, cancel_hook {
+class offload_awaiter final : public pool_operation<Call>, cancellable_wait {
     using operation = pool_operation<Call>;
 
 public:
@@ -57,52 +58,41 @@ public:
     bool await_ready() const noexcept { return false; }
 
     template <class Promise>
-    bool await_suspend(std::coroutine_handle<Promise> awaiting) {
+    void await_suspend(std::coroutine_handle<Promise> awaiting) {
         task_state* waiter = task_of(awaiting);
         event_loop& loop = (waiter && waiter->m_loop) ? *waiter->m_loop : get_running_loop();
-        if (waiter && !waiter->begin_wait(this)) {
-            m_cancelled = true; // cancelled before it was submitted: it never runs
-            return false;
-        }
         m_awaiting = awaiting;
-        this->m_task = waiter; // loop_node::m_task: the waiting task, if it is ours
-        loop.begin_offload();
-        try {
-            operation::start(loop.default_executor(), loop); // never completes inline
-        } catch (...) {
-            loop.end_offload();
-            if (waiter) waiter->end_wait();
-            throw;
-        }
-        return true;
+        this->m_task = waiter; // debug mode names the task this completion resumes
+        offload_token in_flight(loop);
+        operation::start(loop.default_executor(), loop); // never completes inline
+        m_in_flight = std::move(in_flight);
+        begin_wait(waiter);
     }
 
     result_type await_resume() {
-        if (task_state* waiter = this->m_task) waiter->end_wait();
-        if (m_cancelled) throw cancelled_error();
+        end_wait();
+        throw_if_cancelled();
         return this->m_result.take();
     }
 
 private:
     static void on_complete(loop_node* node) noexcept {
         auto* self = static_cast<offload_awaiter*>(static_cast<operation*>(node));
-        self->m_loop->end_offload();
+        self->m_in_flight.reset();
         self->m_awaiting.resume();
     }
 
-    bool cancel() noexcept override {
-        if (m_cancelled) return true;
-        m_cancelled = true;
+    void on_cancel() noexcept override {
         if (this->withdraw()) {
-            this->m_loop->schedule(static_cast<loop_node*>(this)); // never runs; resume next round
+            // It never runs: resume in the next iteration, as its completion would.
+            loop_access::schedule(*this->m_loop, static_cast<loop_node*>(this));
         } else {
             this->request_stop();
         }
-        return true;
     }
 
     std::coroutine_handle<> m_awaiting;
-    bool m_cancelled = false;
+    offload_token m_in_flight;
 };
 
 template <class F, class... Args>
@@ -122,7 +112,8 @@ constexpr void check_offloadable() {
 } // namespace detail
 
 /// What `to_thread` returns: a lazy awaitable; nothing runs until it is awaited
-/// (or handed to create_task). Awaitable once.
+/// (or handed to create_task). Awaitable once: the call and its arguments
+/// move into the await, so a second `co_await` throws `invalid_state_error`.
 template <class Call>
 class [[nodiscard]] to_thread_awaitable {
 public:
@@ -130,11 +121,22 @@ public:
 
     using awaiter = detail::offload_awaiter<Call>;
 
-    awaiter operator co_await() && { return awaiter(std::move(m_call)); }
-    awaiter operator co_await() & { return awaiter(std::move(m_call)); }
+    awaiter operator co_await() && { return awaiter(take_call()); }
+    awaiter operator co_await() & { return awaiter(take_call()); }
 
 private:
+    Call&& take_call() {
+        if (m_awaited) {
+            throw invalid_state_error(
+                "unblock::to_thread(): this call was already awaited, and its arguments were moved "
+                "into it; call to_thread(f, args...) again to run f again");
+        }
+        m_awaited = true;
+        return std::move(m_call);
+    }
+
     Call m_call;
+    bool m_awaited = false;
 };
 
 /// Runs `f(args...)` on the running loop's default executor and resumes the

@@ -16,7 +16,14 @@ namespace unblock {
 template <class T = void>
 class task;
 
+class event_loop;
+
 namespace detail {
+
+/// A task's end as its loop sees it: counted as finished, and, with
+/// `report_unretrieved`, an exception nobody retrieved reported. Defined in
+/// event_loop.hpp, which this header includes at its bottom.
+inline void task_ended_on_loop(event_loop& loop, task_state& task, bool report_unretrieved) noexcept;
 
 /// What every task promise has: where to go when done, whether the awaiting
 /// coroutine actually suspended, and — used only when the coroutine is a
@@ -55,17 +62,15 @@ public:
             auto& state = self.promise().m_state;
             state.m_done = true;
             state.m_waiting_on = nullptr;
-            auto* loop = state.m_loop;
-            if (loop) loop->task_finished(state);
+            event_loop* loop = state.m_loop;
             std::coroutine_handle<> next = std::noop_coroutine();
             const bool awaited = state.m_listener != nullptr;
-            if (awaited) next = std::exchange(state.m_listener, nullptr)->task_finished(state);
             // Detached and not awaited: nobody else will free the frame. (If it
             // was awaited, the awaiter frees it after taking the result.)
-            if (state.m_detached && !awaited) {
-                if (loop) loop->report_if_unretrieved(state);
-                self.destroy();
-            }
+            const bool orphaned = state.m_detached && !awaited;
+            if (loop) task_ended_on_loop(*loop, state, orphaned);
+            if (awaited) next = std::exchange(state.m_listener, nullptr)->task_finished(state);
+            if (orphaned) self.destroy();
             return next;
         }
     };
@@ -242,3 +247,6 @@ inline task<void> task_promise<void>::get_return_object() noexcept {
 } // namespace detail
 
 } // namespace unblock
+
+// A task finishes through its loop: the loop comes with every task.
+#include "event_loop.hpp"

@@ -18,16 +18,12 @@ namespace unblock::detail {
 
 class task_state;
 
-/// Implemented by an awaiter that can be interrupted while a task is suspended in it.
-///
-/// `cancel()` runs on the loop thread. It must arrange for the coroutine to
-/// resume and throw `cancelled_error` — at once, or once work it cannot
-/// interrupt has returned — and must tolerate being called more than once.
-/// It returns false when it is too late (what it waits for has already
-/// finished): then the task's next suspension point throws instead.
+/// What a task suspended in a cancellable awaiter calls to cancel it.
+/// Implemented once, by `cancellable_wait` (cancellable_wait.hpp), which
+/// holds the cancellation policy every awaiter follows.
 class cancel_hook {
 public:
-    virtual bool cancel() noexcept = 0;
+    virtual void cancel() noexcept = 0;
 
 protected:
     ~cancel_hook() = default;
@@ -80,28 +76,30 @@ public:
     task_state(const task_state&) = delete;
     task_state& operator=(const task_state&) = delete;
 
-    /// An awaiter is about to suspend the task in `hook`. Returns false when a
-    /// cancellation is pending: the awaiter must not suspend and must throw
-    /// `cancelled_error` (the request is consumed).
-    [[nodiscard]] bool begin_wait(cancel_hook* hook) noexcept {
+    /// The task is suspended in `hook` from now on. A cancellation that came
+    /// while it was not (pending) is delivered to `hook` at once.
+    void begin_wait(cancel_hook& hook) noexcept {
+        m_waiting_on = &hook;
         if (m_cancel_pending) {
             m_cancel_pending = false;
-            return false;
+            hook.cancel();
         }
-        m_waiting_on = hook;
-        return true;
     }
 
     /// The awaiter the task was suspended in has resumed it.
     void end_wait() noexcept { m_waiting_on = nullptr; }
 
-    /// asyncio's Task.cancel(): the current suspension point (or, if the task
-    /// is not suspended in a cancellable awaiter, the next one) throws
-    /// `cancelled_error`. Returns false if the task already finished.
+    /// asyncio's Task.cancel(): the awaiter the task is suspended in is
+    /// cancelled now; if the task is not suspended in one, the next one it
+    /// suspends in is. Returns false if the task already finished.
     bool request_cancel() noexcept {
         if (m_done) return false;
         m_cancel_requested = true;
-        if (m_waiting_on == nullptr || !m_waiting_on->cancel()) m_cancel_pending = true;
+        if (m_waiting_on) {
+            m_waiting_on->cancel();
+        } else {
+            m_cancel_pending = true;
+        }
         return true;
     }
 

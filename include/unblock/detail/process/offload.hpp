@@ -26,7 +26,7 @@ public:
     /// nothing will complete.
     template <class F, class... Args>
     void launch(process_pool_executor& pool, F&& f, Args&&... args) {
-        m_call = pool.start([this] { this->m_event_loop->post_threadsafe(this); },
+        m_call = pool.start([this] { loop_access::post(*this->m_event_loop, this); },
                             std::forward<F>(f), std::forward<Args>(args)...);
     }
 

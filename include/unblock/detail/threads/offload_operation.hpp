@@ -5,6 +5,7 @@
 #pragma once
 
 #include "../../errors.hpp"
+#include "../../event_loop.hpp"
 #include "../../thread_pool.hpp"
 #include "../loop/loop_node.hpp"
 #include "../result.hpp"
@@ -13,10 +14,6 @@
 #include <atomic>
 #include <exception>
 #include <utility>
-
-namespace unblock {
-class event_loop;
-} // namespace unblock
 
 namespace unblock::detail {
 
@@ -34,7 +31,7 @@ enum class submission {
 ///
 /// The owner sets the loop node's function (what "complete" means for it) and
 /// keeps the operation alive until that function has run on the loop.
-template <class Call, submission When = submission::end_of_iteration, class Loop = event_loop>
+template <class Call, submission When = submission::end_of_iteration>
 class pool_operation : public work_item, public loop_node {
 public:
     using result_type = typename Call::result_type;
@@ -44,14 +41,14 @@ public:
 
     /// Queues the call; returns false (a pool never completes synchronously).
     /// Throws what the pool throws (shut down, broken); then nothing was queued.
-    bool start(thread_pool_executor& pool, Loop& loop) { // bool: as executor_operation's
+    bool start(thread_pool_executor& pool, event_loop& loop) { // bool: as executor_operation's
         m_loop = &loop;
         m_pool = &pool;
         if constexpr (When == submission::immediate) {
             pool.post(this);
         } else {
             pool.throw_if_closed();
-            loop.defer_work(pool, this);
+            loop_access::defer_work(loop, pool, this);
         }
         return false;
     }
@@ -59,7 +56,7 @@ public:
     /// Withdraws the call if it has not started; on success it never runs and no completion is
     /// posted.
     bool withdraw() noexcept {
-        if (m_loop->withdraw_deferred_work(this)) return true;
+        if (loop_access::withdraw_deferred_work(*m_loop, this)) return true;
         // Taken by a worker already (or finished): the pool may even be gone.
         // relaxed: a hint; the pool re-checks under its mutex.
         if (m_queue.load(std::memory_order_relaxed) == nullptr) return false;
@@ -72,19 +69,19 @@ public:
     result_slot<result_type> m_result;
 
 protected:
-    Loop* m_loop = nullptr;
+    event_loop* m_loop = nullptr;
 
 private:
     static void run(work_item* item) noexcept {
         auto* self = static_cast<pool_operation*>(item);
         store_result(self->m_result, self->m_call);
-        self->m_loop->post_threadsafe(self); // the inbox's release publishes m_result
+        loop_access::post(*self->m_loop, self); // the inbox's release publishes m_result
     }
 
     static void abandon(work_item* item, std::exception_ptr reason) noexcept {
         auto* self = static_cast<pool_operation*>(item);
         self->m_result.set_exception(std::move(reason));
-        self->m_loop->post_threadsafe(self);
+        loop_access::post(*self->m_loop, self);
     }
 
     Call m_call;
@@ -100,7 +97,7 @@ private:
 /// So the frame is never touched after completion, a call that runs inline
 /// completes synchronously, and an executor that destroys the work without
 /// running it produces `broken_executor_error` instead of a hang.
-template <class Call, class Loop = event_loop>
+template <class Call>
 class executor_operation : public loop_node {
 public:
     using result_type = typename Call::result_type;
@@ -112,7 +109,7 @@ public:
     /// (ran inline, or was dropped: the result is stored and no completion
     /// will be posted). Rethrows what `execute` throws when the work cannot run.
     template <class Executor>
-    bool start(Executor& executor, Loop& loop) {
+    bool start(Executor& executor, event_loop& loop) {
         m_loop = &loop;
         // relaxed: nothing is shared yet; execute() publishes the operation to the executor's
         // thread.
@@ -137,7 +134,7 @@ public:
     result_slot<result_type> m_result;
 
 protected:
-    Loop* m_loop = nullptr;
+    event_loop* m_loop = nullptr;
 
 private:
     /// The functor given to execute().
@@ -172,7 +169,7 @@ private:
     /// The last copy is gone: post the completion.
     void finish() noexcept {
         record_if_dropped();
-        m_loop->post_threadsafe(this);
+        loop_access::post(*m_loop, this);
     }
 
     /// After the last reference: if no copy ran, the executor broke its contract.
