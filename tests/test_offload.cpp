@@ -142,6 +142,21 @@ TEST_CASE("to_thread is lazy: nothing runs until it is awaited", "[offload]") {
     CHECK_FALSE(ran);
 }
 
+// Regression: a second await ran the function again with moved-from arguments.
+TEST_CASE("a to_thread awaitable can be awaited once; a second await throws and runs nothing",
+          "[offload]") {
+    std::vector<std::string> seen;
+    auto body = [&]() -> task<> {
+        auto call = unblock::to_thread([&](std::string text) { seen.push_back(text); },
+                                       std::string("first"));
+        co_await call;
+        CHECK_THROWS_AS(co_await call, unblock::invalid_state_error);
+        CHECK_THROWS_WITH(co_await call, Catch::Contains("already awaited"));
+    };
+    unblock::run(body());
+    CHECK(seen == std::vector<std::string>{"first"});
+}
+
 TEST_CASE("to_thread decay-copies arguments, and std::ref passes a reference", "[offload]") {
     auto body = []() -> task<> {
         std::string text = "original";
@@ -301,16 +316,37 @@ TEST_CASE(
     unblock::run(body());
 }
 
+// On a busy machine the call may not have started when the timeout fires:
+// then it is withdrawn and never runs. Either way nothing runs on after.
 TEST_CASE("wait_for around to_thread cancels the call on timeout", "[offload][cancel]") {
     auto body = []() -> task<> {
+        std::atomic<bool> started{false};
         std::atomic<bool> stopped{false};
         CHECK_THROWS_AS(co_await unblock::wait_for(unblock::to_thread([&](std::stop_token stop) {
+                                                       started = true;
                                                        while (!stop.stop_requested())
                                                            std::this_thread::yield();
                                                        stopped = true;
                                                    }),
                                                    5ms),
                         unblock::timeout_error);
+        CHECK(started == stopped); // withdrawn before it ran, or stopped through its token
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("wait_for around running work requests its stop token on timeout", "[offload][cancel]") {
+    std::latch running(1);
+    auto body = [&]() -> task<> {
+        std::atomic<bool> stopped{false};
+        auto work = unblock::run_in_executor(nullptr, [&](std::stop_token stop) {
+            running.count_down();
+            while (!stop.stop_requested())
+                std::this_thread::yield();
+            stopped = true;
+        });
+        co_await unblock::to_thread([&] { running.wait(); });
+        CHECK_THROWS_AS(co_await unblock::wait_for(std::move(work), 5ms), unblock::timeout_error);
         CHECK(stopped);
     };
     unblock::run(body());

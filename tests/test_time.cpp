@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 #include <unblock/unblock.hpp>
 
+#include <latch>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -174,4 +175,66 @@ TEST_CASE("a cancellation pending when wait_for starts cancels the inner work an
     };
     CHECK(unblock::run(body()));
     CHECK_FALSE(inner_finished);
+}
+
+// Regression: duration::max() as "no timeout" overflowed now + d and fired at once.
+TEST_CASE("duration::max() means never, for sleep, wait_for and call_later", "[time]") {
+    using namespace std::chrono;
+    auto body = []() -> task<> {
+        auto& loop = unblock::get_running_loop();
+        bool fired = false;
+        auto later = loop.call_later(steady_clock::duration::max(), [&] { fired = true; });
+        auto sleeper = unblock::create_task(unblock::sleep(hours::max()));
+        const int value = co_await unblock::wait_for(
+            []() -> task<int> {
+                co_await unblock::sleep(1ms);
+                co_return 9;
+            }(),
+            nanoseconds::max());
+        CHECK(value == 9);
+        const int slow = co_await unblock::wait_for(
+            []() -> task<int> {
+                co_await unblock::sleep(20ms);
+                co_return 10;
+            }(),
+            hours::max());
+        CHECK(slow == 10);
+        CHECK_FALSE(fired);
+        CHECK_FALSE(sleeper.done());
+        CHECK(later.cancel());
+        sleeper.cancel();
+        CHECK_THROWS_AS(co_await sleeper, unblock::cancelled_error);
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("a sleep can be handed to create_task, wait_for and gather", "[time]") {
+    auto body = []() -> task<> {
+        auto napping = unblock::create_task(unblock::sleep(1ms));
+        co_await unblock::wait_for(unblock::sleep(1ms), 5s);
+        co_await unblock::gather(unblock::sleep(1ms), unblock::sleep(0s));
+        co_await napping;
+        CHECK(napping.done());
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("wait_for's timeout message says how long the wait really took", "[time]") {
+    std::latch started(1);
+    auto body = [&]() -> task<> {
+        auto running = unblock::run_in_executor(nullptr, [&] {
+            started.count_down();
+            std::this_thread::sleep_for(300ms); // a blocking call that ignores its stop token
+        });
+        co_await unblock::to_thread([&] { started.wait(); }); // it runs: it can only be waited for
+        try {
+            co_await unblock::wait_for(std::move(running), 20ms);
+            FAIL("no timeout");
+        } catch (const unblock::timeout_error& e) {
+            const std::string what = e.what();
+            CHECK_THAT(what, Catch::Contains("timed out after 20 ms"));
+            CHECK_THAT(what, Catch::Contains("stop_token"));
+        }
+    };
+    unblock::run(body());
 }

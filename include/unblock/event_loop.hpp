@@ -6,6 +6,7 @@
 /// (offload.hpp) come with this header: it is all a loop user needs.
 #pragma once
 
+#include "detail/deadline.hpp"
 #include "detail/loop/frame_cache.hpp"
 #include "detail/loop/inbox.hpp"
 #include "detail/loop/loop_node.hpp"
@@ -183,7 +184,7 @@ public:
         auto timer =
             std::make_shared<detail::callback_timer>(*this, std::function<void()>(std::move(f)));
         timer->m_self = timer;
-        add_timer(timer.get(), time() + delay);
+        add_timer(timer.get(), detail::saturating_deadline(time(), delay));
         return timer_handle(std::move(timer));
     }
 
