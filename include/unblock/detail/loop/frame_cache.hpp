@@ -4,7 +4,7 @@
 /// Why: a burst of N tasks frees N frames at once at its end. glibc's malloc
 /// then hands the top of its heap back to the OS (trimming), and the next
 /// burst page-faults it all in again: at 100,000 tasks that halves the
-/// throughput of W2 (BENCHMARKS.md). So while a loop runs on this thread,
+/// throughput (docs/benchmarks.md). So while a loop runs on this thread,
 /// freed frames of up to `largest` bytes wait on per-size free lists for the
 /// next task of that size, up to `max_cached_bytes` in all; they go back to
 /// the global operator delete whenever the loop is about to sleep and when it
@@ -45,7 +45,7 @@ public:
     /// a cached frame costs malloc exactly what an uncached one would.
     static constexpr std::size_t granularity = 8;
     static constexpr std::size_t largest = 1024; ///< larger frames are never cached
-    /// A busy loop keeps at most this much (W2's 100,000 frames are ~26 MB).
+    /// A busy loop keeps at most this much (100,000 small task frames are ~26 MB).
     static constexpr std::size_t max_cached_bytes = std::size_t{32} << 20;
 
     /// This thread's cache. Constant-initialized and trivially destructible:
