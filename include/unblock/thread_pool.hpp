@@ -63,8 +63,11 @@ namespace unblock {
 namespace detail {
 
 /// What the workers of one pool share; outlives the executor object while a worker runs.
-class thread_pool_state {
+/// It is the work_done_hook its workers install around each item.
+class thread_pool_state : public work_done_hook {
 public:
+    thread_pool_state() noexcept : work_done_hook{&on_work_done} {}
+
     struct worker {
         std::thread thread;
         bool exited = false;
@@ -77,6 +80,14 @@ public:
     std::vector<std::shared_ptr<worker>> m_workers; // guarded by m_mutex
     std::size_t m_threads = 0;                      // live workers; guarded
     std::size_t m_idle = 0; // workers not running an item (starting, spinning, sleeping); guarded
+    /// Workers whose item reported work_done() and that have not yet taken
+    /// the mutex to count themselves in m_idle: they take work like idle ones.
+    /// Incremented outside the mutex, decremented under it. relaxed: a caller
+    /// that received the item's result (a release/acquire handover that
+    /// follows the increment) and then submits sees the increment by
+    /// happens-before; a genuinely concurrent submit may miss it and at worst
+    /// starts a thread, as it would have without this count.
+    std::atomic<std::size_t> m_finishing{0};
     std::size_t m_sleeping = 0;   // guarded
     bool m_spinning = false;      // guarded
     bool m_shutdown = false;      // guarded
@@ -90,13 +101,27 @@ public:
     /// loop can refuse work without taking the mutex. relaxed: a hint; post()
     /// re-checks under the mutex.
     std::atomic<bool> m_closed_hint{false};
-    std::size_t m_completed = 0; // calls that returned, for stats(); guarded
+    /// Calls that returned, for stats(). relaxed: counted before the result is
+    /// handed back, so a caller that has the result sees its count (happens-before).
+    std::atomic<std::size_t> m_completed{0};
 
     std::size_t m_max_workers = 1;
     std::string m_name_prefix;
     std::function<void()> m_initializer;
     std::chrono::steady_clock::duration m_idle_timeout{};
     std::chrono::steady_clock::duration m_idle_spin{};
+
+    /// Workers that will take an item without being woken or started. Mutex held.
+    [[nodiscard]] std::size_t available_workers() const noexcept {
+        return m_idle + m_finishing.load(std::memory_order_relaxed);
+    }
+
+private:
+    static void on_work_done(work_done_hook* hook) noexcept {
+        auto* self = static_cast<thread_pool_state*>(hook);
+        self->m_completed.fetch_add(1, std::memory_order_relaxed);   // see m_completed
+        self->m_finishing.fetch_add(1, std::memory_order_relaxed);   // see m_finishing
+    }
 };
 
 /// The pool whose worker is running on this thread, if any.
@@ -220,7 +245,9 @@ public:
 
     [[nodiscard]] statistics stats() const {
         std::lock_guard lock(m_state->m_mutex);
-        return {m_state->m_threads, m_state->m_idle, m_state->m_queue.size(), m_state->m_completed};
+        // relaxed: see m_completed
+        return {m_state->m_threads, m_state->available_workers(), m_state->m_queue.size(),
+                m_state->m_completed.load(std::memory_order_relaxed)};
     }
 
     [[nodiscard]] std::size_t max_workers() const noexcept { return m_state->m_max_workers; }
@@ -243,6 +270,9 @@ private:
                 // it.
                 std::terminate();
             }
+            // Before `self` (and so a functor whose destructor completes, like
+            // run_in_executor's) is destroyed.
+            detail::work_done();
         }
         static void abandon(detail::work_item* item, std::exception_ptr) noexcept {
             delete static_cast<function_item*>(item);
@@ -255,14 +285,19 @@ private:
         explicit submit_item(F f) : work_item(&run, &abandon), m_function(std::move(f)) {}
         static void run(detail::work_item* item) noexcept {
             std::unique_ptr<submit_item> self(static_cast<submit_item*>(item));
+            // work_done() between the call and set_value, which wakes the caller.
             try {
                 if constexpr (std::is_void_v<R>) {
                     self->m_function();
+                    detail::work_done();
                     self->m_promise.set_value();
                 } else {
-                    self->m_promise.set_value(self->m_function());
+                    R value = self->m_function();
+                    detail::work_done();
+                    self->m_promise.set_value(std::forward<R>(value));
                 }
             } catch (...) {
+                detail::work_done();
                 self->m_promise.set_exception(std::current_exception());
             }
         }
@@ -357,9 +392,11 @@ thread_pool_executor::balance_workers(const std::shared_ptr<detail::thread_pool_
     detail::thread_pool_state& s = *state;
     const std::size_t queued = s.m_queue.size();
     s.m_queued_hint.store(queued, std::memory_order_relaxed);
-    while (queued > s.m_idle && s.m_threads < s.m_max_workers)
+    while (queued > s.available_workers() && s.m_threads < s.m_max_workers)
         start_worker(state);
-    const std::size_t awake_takers = s.m_spinning ? 1u : 0u;
+    // The spinner and the finishing workers take work without a wake-up.
+    const std::size_t awake_takers =
+        (s.m_spinning ? 1u : 0u) + s.m_finishing.load(std::memory_order_relaxed);
     return queued > awake_takers ? std::min(queued - awake_takers, s.m_sleeping) : 0;
 }
 
@@ -435,9 +472,18 @@ thread_pool_executor::worker_main(std::shared_ptr<detail::thread_pool_state> sta
             s.m_queued_hint.store(s.m_queue.size(), std::memory_order_relaxed);
             --s.m_idle;
             lock.unlock();
+            detail::t_work_done = &s;
             item->m_run_work(item);
+            // An item that did not report work_done() is counted now, late.
+            const bool reported = detail::t_work_done == nullptr;
+            detail::t_work_done = nullptr;
             lock.lock();
-            ++s.m_completed;
+            if (reported) {
+                // relaxed: see m_finishing; the mutex orders it with m_idle for readers.
+                s.m_finishing.fetch_sub(1, std::memory_order_relaxed);
+            } else {
+                s.m_completed.fetch_add(1, std::memory_order_relaxed); // see m_completed
+            }
             ++s.m_idle;
             continue;
         }
