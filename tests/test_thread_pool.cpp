@@ -331,3 +331,21 @@ TEST_CASE("an intrusive item that reports work_done() before publishing reuses t
     }
     CHECK(pool.stats().threads == 1);
 }
+
+TEST_CASE("idle_timeout = duration::max() means never, without overflow", "[thread_pool]") {
+    auto settings = with(2);
+    settings.idle_timeout = thread_pool_executor::clock::duration::max();
+    settings.idle_spin = 0s; // straight to the timed sleep
+    thread_pool_executor pool(settings);
+    pool.submit([] {}).get();
+    // `now + max` used to overflow into the past (UB; UBSan aborts), so the
+    // worker timed out at once and exited. Correct behaviour is that nothing
+    // happens, so there is no event to wait for: watch the pool for a while.
+    const auto until = std::chrono::steady_clock::now() + 200ms;
+    while (std::chrono::steady_clock::now() < until) {
+        REQUIRE(pool.stats().threads == 1);
+        std::this_thread::sleep_for(2ms);
+    }
+    CHECK(pool.submit([] { return 3; }).get() == 3);
+    CHECK(pool.stats().threads == 1);
+}

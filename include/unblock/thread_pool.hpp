@@ -34,6 +34,7 @@
 ///   with `broken_executor_error`.
 #pragma once
 
+#include "detail/deadline.hpp"
 #include "detail/spin.hpp"
 #include "detail/threads/work_item.hpp"
 #include "errors.hpp"
@@ -152,6 +153,7 @@ public:
         /// Runs first on every new worker thread; if it throws, the pool is broken.
         std::function<void()> initializer;
         /// A worker idle this long exits; a new one starts when work needs it.
+        /// `clock::duration::max()` means never.
         clock::duration idle_timeout = std::chrono::seconds(60);
         /// How long an idle worker spins before it sleeps (at most one spins at a time).
         clock::duration idle_spin = std::chrono::microseconds(50);
@@ -501,9 +503,15 @@ thread_pool_executor::worker_main(std::shared_ptr<detail::thread_pool_state> sta
             if (!s.m_queue.empty() || s.m_shutdown) continue;
         }
         ++s.m_sleeping;
-        const bool woken = s.m_work_available.wait_for(lock, s.m_idle_timeout, [&s] {
-            return !s.m_queue.empty() || s.m_shutdown || s.m_broken;
-        });
+        const auto has_work = [&s] { return !s.m_queue.empty() || s.m_shutdown || s.m_broken; };
+        // Saturated: idle_timeout = duration::max() means never (now + max would overflow).
+        const auto deadline = detail::saturating_deadline(clock::now(), s.m_idle_timeout);
+        bool woken = true;
+        if (deadline == clock::time_point::max()) {
+            s.m_work_available.wait(lock, has_work);
+        } else {
+            woken = s.m_work_available.wait_until(lock, deadline, has_work);
+        }
         --s.m_sleeping;
         if (!woken) break; // idle for idle_timeout: exit; a new worker starts when needed
     }
