@@ -46,9 +46,11 @@
 #include <cstddef>
 #include <functional>
 #include <future>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <tuple>
 #include <type_traits>
@@ -69,18 +71,27 @@ class thread_pool_state : public work_done_hook {
 public:
     thread_pool_state() noexcept : work_done_hook{&on_work_done} {}
 
+    /// One started thread. Kept in a std::list: the worker keeps a pointer to
+    /// its record, and splicing a record in never throws once the thread runs.
     struct worker {
         std::thread thread;
-        bool exited = false;
+        bool exited = false; // guarded by m_mutex: set as the thread's last use of the state
     };
 
     std::mutex m_mutex;
     std::condition_variable m_work_available;
-    std::condition_variable m_worker_exited;        // shutdown(wait) waits on it for m_threads
-    work_queue m_queue;                             // guarded by m_mutex
-    std::vector<std::shared_ptr<worker>> m_workers; // guarded by m_mutex
-    std::size_t m_threads = 0;                      // live workers; guarded
-    std::size_t m_idle = 0; // workers not running an item (starting, spinning, sleeping); guarded
+    /// Notified when a worker exits and when the last thread start in progress
+    /// ends; shutdown(wait) waits on it.
+    std::condition_variable m_worker_exited;
+    work_queue m_queue;          // guarded by m_mutex
+    std::list<worker> m_workers; // started and not yet joined; guarded
+    /// Live workers plus those being created; guarded.
+    std::size_t m_threads = 0;
+    /// Workers not running an item (being created, spinning, sleeping); guarded.
+    std::size_t m_idle = 0;
+    /// Threads reserved under the mutex and being created outside it; guarded.
+    std::size_t m_starting = 0;
+    std::size_t m_start_failures = 0; // threads that could not be created; guarded
     /// Workers whose item reported work_done() and that have not yet taken
     /// the mutex to count themselves in m_idle: they take work like idle ones.
     /// Incremented outside the mutex, decremented under it. relaxed: a caller
@@ -102,9 +113,8 @@ public:
     /// loop can refuse work without taking the mutex. relaxed: a hint; post()
     /// re-checks under the mutex.
     std::atomic<bool> m_closed_hint{false};
-    /// Calls that returned, for stats(). relaxed: counted before the result is
-    /// handed back, so a caller that has the result sees its count (happens-before).
-    std::atomic<std::size_t> m_completed{0};
+    /// Calls that returned, except those still counted in m_finishing; guarded.
+    std::size_t m_completed = 0;
 
     std::size_t m_max_workers = 1;
     std::string m_name_prefix;
@@ -120,8 +130,7 @@ public:
 private:
     static void on_work_done(work_done_hook* hook) noexcept {
         auto* self = static_cast<thread_pool_state*>(hook);
-        self->m_completed.fetch_add(1, std::memory_order_relaxed);   // see m_completed
-        self->m_finishing.fetch_add(1, std::memory_order_relaxed);   // see m_finishing
+        self->m_finishing.fetch_add(1, std::memory_order_relaxed); // see m_finishing
     }
 };
 
@@ -165,6 +174,9 @@ public:
         std::size_t idle = 0;      ///< workers waiting for work
         std::size_t queued = 0;    ///< items waiting for a worker
         std::size_t completed = 0; ///< items run to completion
+        /// Threads the system refused to create (the work then ran on the
+        /// pool's other threads, or the submission failed if it had none).
+        std::size_t thread_start_failures = 0;
     };
 
     explicit thread_pool_executor(std::size_t max_workers)
@@ -187,7 +199,9 @@ public:
     ~thread_pool_executor() { shutdown(true); }
 
     /// Queues an intrusive item (what the library's awaiters use: no allocation).
-    /// Throws `executor_shutdown_error` or `broken_executor_error`.
+    /// Throws `executor_shutdown_error` or `broken_executor_error`; or
+    /// `std::system_error` if no thread could start and the pool has none (if
+    /// it has some, they run the item). Nothing was queued when it throws.
     void post(detail::work_item* item);
 
     /// Queues every item of `items` under one lock (how the loop hands over
@@ -247,9 +261,11 @@ public:
 
     [[nodiscard]] statistics stats() const {
         std::lock_guard lock(m_state->m_mutex);
-        // relaxed: see m_completed
-        return {m_state->m_threads, m_state->available_workers(), m_state->m_queue.size(),
-                m_state->m_completed.load(std::memory_order_relaxed)};
+        const detail::thread_pool_state& s = *m_state;
+        // relaxed: see m_finishing (those workers' calls have returned).
+        const std::size_t finishing = s.m_finishing.load(std::memory_order_relaxed);
+        return {s.m_threads, s.m_idle + finishing, s.m_queue.size(), s.m_completed + finishing,
+                s.m_start_failures};
     }
 
     [[nodiscard]] std::size_t max_workers() const noexcept { return m_state->m_max_workers; }
@@ -317,15 +333,35 @@ private:
         return settings;
     }
 
-    static void start_worker(const std::shared_ptr<detail::thread_pool_state>& state);
-    static std::size_t balance_workers(const std::shared_ptr<detail::thread_pool_state>& state);
-    /// Queues all of `items` and wakes the sleepers they need; if the pool
-    /// refuses them, leaves them in `items` and returns why.
+    /// Threads a caller reserved under the mutex, to create after unlocking.
+    struct thread_starts {
+        std::size_t count = 0;
+        std::size_t first_index = 0;
+        std::list<detail::thread_pool_state::worker> reaped; // exited workers to join
+    };
+
+    /// Reserves threads for the items the idle workers will not take (up to
+    /// max_workers) in `starts`, with the exited workers to join, and returns
+    /// how many sleepers to wake. Mutex held.
+    static std::size_t balance_workers(detail::thread_pool_state& s,
+                                       thread_starts& starts) noexcept;
+    /// Joins `starts.reaped`, then creates the `starts.count` threads. Mutex
+    /// not held. If one cannot start, it and the rest are cancelled and the
+    /// error returned; if the pool is then left with no thread at all, the
+    /// queued items, which nothing would run, are moved to `stranded`.
+    static std::exception_ptr start_threads(const std::shared_ptr<detail::thread_pool_state>& state,
+                                            thread_starts& starts,
+                                            detail::work_queue& stranded) noexcept;
+    /// Queues all of `items` and wakes or starts the workers they need; if the
+    /// pool refuses them (or no thread could start), leaves them (and any
+    /// other queued items that nothing would run) in `items` and returns why.
     std::exception_ptr enqueue(detail::work_queue& items) noexcept;
     static void worker_main(std::shared_ptr<detail::thread_pool_state> state,
-                            std::shared_ptr<detail::thread_pool_state::worker> self,
-                            std::size_t index);
+                            detail::thread_pool_state::worker* self, std::size_t index);
     static void abandon_all(detail::work_queue& queue, const std::exception_ptr& reason) noexcept;
+    /// The exception being handled (a thread creation failed), with a message
+    /// that names the pool and says what to do. Mutex held.
+    static std::exception_ptr thread_start_error(const detail::thread_pool_state& s) noexcept;
 
     std::shared_ptr<detail::thread_pool_state> m_state;
 };
@@ -336,7 +372,9 @@ inline void thread_pool_executor::post(detail::work_item* item) {
     detail::work_queue one;
     one.push_back(item);
     if (std::exception_ptr refused = enqueue(one)) {
-        (void)one.pop_front();
+        // `one` may also hold other callers' items that no thread would run.
+        (void)one.remove(item);
+        abandon_all(one, refused);
         std::rethrow_exception(refused);
     }
 }
@@ -350,26 +388,14 @@ inline std::exception_ptr thread_pool_executor::enqueue(detail::work_queue& item
     std::shared_ptr<detail::thread_pool_state> keep_alive;
     std::size_t wake = 0;
     bool wake_all = false;
+    thread_starts starts;
     {
         std::lock_guard lock(s.m_mutex);
         if (s.m_broken) return s.m_broken;
         if (s.m_shutdown) return std::make_exception_ptr(executor_shutdown_error());
         s.m_queue.splice_back(items);
-        try {
-            wake = balance_workers(m_state);
-        } catch (...) {
-            // No thread could start (resource limits). With none running,
-            // nothing would ever run the items: take them back and report
-            // (the queue then holds only these: workers leave only when it is
-            // empty). Otherwise the running workers will get to them.
-            if (s.m_threads == 0) {
-                items.splice_back(s.m_queue);
-                s.m_queued_hint.store(0, std::memory_order_relaxed);
-                return std::current_exception();
-            }
-            wake = s.m_sleeping;
-        }
-        if (wake == 0) return nullptr; // an idle, awake worker takes it: nothing to notify
+        wake = balance_workers(s, starts);
+        if (wake == 0 && starts.count == 0) return nullptr; // an idle, awake worker takes it
         wake_all = wake >= s.m_sleeping;
         // Notified after unlocking, so a woken worker can take the mutex at
         // once (W3 wakes 63: the first started ~200 µs late while the lock was
@@ -377,56 +403,92 @@ inline std::exception_ptr thread_pool_executor::enqueue(detail::work_queue& item
         // and destroyed the executor, so the state is held alive.
         keep_alive = m_state;
     }
-    if (wake_all) {
+    if (wake_all && wake != 0) {
         keep_alive->m_work_available.notify_all(); // one futex call for all of them
     } else {
         for (std::size_t i = 0; i < wake; ++i)
             keep_alive->m_work_available.notify_one();
     }
-    return nullptr;
+    if (starts.count == 0) return nullptr;
+    // Created after unlocking, one after another by this caller (~25-110 µs
+    // each): the first workers take items while the later ones are created.
+    // (Starting them from the new workers instead, as a tree, measured slower
+    // on 2 cores: each creator first waits to be scheduled.)
+    return start_threads(keep_alive, starts, items);
 }
 
-inline std::size_t
-thread_pool_executor::balance_workers(const std::shared_ptr<detail::thread_pool_state>& state) {
-    // Called with the mutex held, after queueing. Every idle worker (starting,
-    // spinning or sleeping) will take one item; start threads for the rest, up
-    // to max_workers, and say how many sleepers must be woken.
-    detail::thread_pool_state& s = *state;
+inline std::size_t thread_pool_executor::balance_workers(detail::thread_pool_state& s,
+                                                         thread_starts& starts) noexcept {
+    // After queueing. Every idle worker (being created, spinning, sleeping,
+    // finishing) will take one item; reserve threads for the rest, up to
+    // max_workers, and say how many sleepers must be woken.
     const std::size_t queued = s.m_queue.size();
     s.m_queued_hint.store(queued, std::memory_order_relaxed);
-    while (queued > s.available_workers() && s.m_threads < s.m_max_workers)
-        start_worker(state);
+    const std::size_t available = s.available_workers();
+    if (queued > available && s.m_threads < s.m_max_workers) {
+        starts.count = std::min(queued - available, s.m_max_workers - s.m_threads);
+        starts.first_index = s.m_next_index;
+        s.m_next_index += starts.count;
+        s.m_threads += starts.count;
+        s.m_idle += starts.count; // each takes work as soon as it runs
+        s.m_starting += starts.count;
+        // Workers that exited after idling are joined by whoever starts threads,
+        // outside the mutex.
+        for (auto it = s.m_workers.begin(); it != s.m_workers.end();) {
+            const auto next = std::next(it);
+            if (it->exited) starts.reaped.splice(starts.reaped.end(), s.m_workers, it);
+            it = next;
+        }
+    }
     // The spinner and the finishing workers take work without a wake-up.
     const std::size_t awake_takers =
         (s.m_spinning ? 1u : 0u) + s.m_finishing.load(std::memory_order_relaxed);
     return queued > awake_takers ? std::min(queued - awake_takers, s.m_sleeping) : 0;
 }
 
-inline void
-thread_pool_executor::start_worker(const std::shared_ptr<detail::thread_pool_state>& state) {
-    // Called with the mutex held. Reap workers that exited after idling.
-    auto& workers = state->m_workers;
-    for (auto it = workers.begin(); it != workers.end();) {
-        if ((*it)->exited) {
-            (*it)->thread.join();
-            it = workers.erase(it);
-        } else {
-            ++it;
+inline std::exception_ptr
+thread_pool_executor::start_threads(const std::shared_ptr<detail::thread_pool_state>& state,
+                                    thread_starts& starts, detail::work_queue& stranded) noexcept {
+    detail::thread_pool_state& s = *state;
+    for (auto& exited : starts.reaped)
+        exited.thread.join(); // it is past its last use of the state: returns at once
+    starts.reaped.clear();
+    for (std::size_t i = 0; i < starts.count; ++i) {
+        try {
+            std::list<detail::thread_pool_state::worker> record(1);
+            record.front().thread =
+                std::thread(&worker_main, state, &record.front(), starts.first_index + i);
+            std::lock_guard lock(s.m_mutex);
+            s.m_workers.splice(s.m_workers.end(), record);
+            if (--s.m_starting == 0) s.m_worker_exited.notify_all(); // shutdown may wait for it
+        } catch (...) {
+            // Cancel this reservation and the rest of ours: the next
+            // submission that needs a thread tries again.
+            const std::size_t cancelled = starts.count - i;
+            std::lock_guard lock(s.m_mutex);
+            s.m_starting -= cancelled;
+            s.m_threads -= cancelled;
+            s.m_idle -= cancelled;
+            if (s.m_starting == 0) s.m_worker_exited.notify_all();
+            ++s.m_start_failures;
+            if (s.m_threads != 0) {
+                // The pool still has threads: they run the work, as in a pool
+                // at max_workers. Wake them all, since the sleepers counted on
+                // the threads that did not start.
+                s.m_work_available.notify_all();
+                return nullptr;
+            }
+            stranded.splice_back(s.m_queue);
+            s.m_queued_hint.store(0, std::memory_order_relaxed);
+            return thread_start_error(s);
         }
     }
-    workers.reserve(workers.size() + 1); // nothing may throw once the thread runs
-    auto record = std::make_shared<detail::thread_pool_state::worker>();
-    const std::size_t index = state->m_next_index++;
-    record->thread = std::thread(&worker_main, state, record, index);
-    workers.push_back(std::move(record));
-    ++state->m_threads;
-    ++state->m_idle; // it takes work as soon as it runs
+    return nullptr;
 }
 
 inline void
 thread_pool_executor::worker_main(std::shared_ptr<detail::thread_pool_state> state,
-                                  std::shared_ptr<detail::thread_pool_state::worker> self,
-                                  std::size_t index) {
+                                  detail::thread_pool_state::worker* self, std::size_t index) {
     detail::thread_pool_state& s = *state;
     detail::t_current_pool = &s;
 #if defined(__linux__)
@@ -480,12 +542,9 @@ thread_pool_executor::worker_main(std::shared_ptr<detail::thread_pool_state> sta
             const bool reported = detail::t_work_done == nullptr;
             detail::t_work_done = nullptr;
             lock.lock();
-            if (reported) {
-                // relaxed: see m_finishing; the mutex orders it with m_idle for readers.
-                s.m_finishing.fetch_sub(1, std::memory_order_relaxed);
-            } else {
-                s.m_completed.fetch_add(1, std::memory_order_relaxed); // see m_completed
-            }
+            // relaxed: see m_finishing; the mutex orders it with m_idle for readers.
+            if (reported) s.m_finishing.fetch_sub(1, std::memory_order_relaxed);
+            ++s.m_completed;
             ++s.m_idle;
             continue;
         }
@@ -527,19 +586,48 @@ inline void thread_pool_executor::abandon_all(detail::work_queue& queue,
         item->m_abandon_work(item, reason);
 }
 
+inline std::exception_ptr
+thread_pool_executor::thread_start_error(const detail::thread_pool_state& s) noexcept {
+    try {
+        throw;
+    } catch (const std::system_error& e) {
+        try {
+            // system_error appends the cause, e.g. "Resource temporarily unavailable".
+            return std::make_exception_ptr(std::system_error(
+                e.code(), "unblock::thread_pool_executor \"" + s.m_name_prefix +
+                              "\" could not start a worker thread (it has " +
+                              std::to_string(s.m_threads) + " threads, max_workers " +
+                              std::to_string(s.m_max_workers) +
+                              "), so the work was not queued; lower max_workers, or raise the "
+                              "process's limits on threads (RLIMIT_NPROC/ulimit -u, the "
+                              "cgroup's pids.max, memory for thread stacks)"));
+        } catch (...) {
+            return std::current_exception(); // no memory for the message
+        }
+    } catch (...) {
+        return std::current_exception(); // e.g. bad_alloc: already says what it is
+    }
+}
+
 inline void thread_pool_executor::shutdown(bool wait, bool cancel_futures) {
     detail::thread_pool_state& s = *m_state;
     detail::work_queue abandoned;
-    std::vector<std::shared_ptr<detail::thread_pool_state::worker>> workers;
+    std::list<detail::thread_pool_state::worker> workers;
     {
-        std::lock_guard lock(s.m_mutex);
+        std::unique_lock lock(s.m_mutex);
         s.m_shutdown = true;
         s.m_closed_hint.store(true, std::memory_order_relaxed);
         if (cancel_futures) {
             abandoned.splice_back(s.m_queue);
             s.m_queued_hint.store(0, std::memory_order_relaxed);
         }
-        if (wait) workers.swap(s.m_workers);
+        if (wait) {
+            // Threads being created are recorded once created: wait for them,
+            // so that every thread is in m_workers and joined below. (None is
+            // reserved after shutdown: enqueue refuses work first.)
+            s.m_worker_exited.wait(lock, [&s] { return s.m_starting == 0; });
+            workers.swap(s.m_workers);
+        }
     }
     s.m_work_available.notify_all();
     abandon_all(
@@ -548,10 +636,10 @@ inline void thread_pool_executor::shutdown(bool wait, bool cancel_futures) {
             "unblock: the work was cancelled by thread_pool_executor::shutdown(cancel_futures=true)")));
     if (!wait) return;
     for (auto& worker : workers) {
-        if (worker->thread.get_id() == std::this_thread::get_id()) {
-            worker->thread.detach(); // shutdown from our own worker: it exits when its job returns
-        } else if (worker->thread.joinable()) {
-            worker->thread.join();
+        if (worker.thread.get_id() == std::this_thread::get_id()) {
+            worker.thread.detach(); // shutdown from our own worker: it exits when its job returns
+        } else if (worker.thread.joinable()) {
+            worker.thread.join();
         }
     }
     // Another shutdown may have taken (and be joining) some workers: wait until
