@@ -78,7 +78,57 @@ bool forbid_new_threads() {
     return true;
 }
 
+std::atomic<bool> g_parent_item_ran{false};
+
 } // namespace
+
+TEST_CASE("a pool copied into a fork()ed child starts fresh threads there", "[thread_pool][fork]") {
+    auto pool = std::make_unique<thread_pool_executor>(1);
+    pool->submit([] {}).get(); // its worker exists at the fork
+
+    // At the fork the only worker is busy and an item waits in the queue: the
+    // child's copy must neither count that worker nor run the parent's item.
+    std::latch started(1);
+    std::latch release(1);
+    auto busy = pool->submit([&] {
+        started.count_down();
+        release.wait();
+    });
+    started.wait();
+    g_parent_item_ran = false;
+    auto queued = pool->submit([] { g_parent_item_ran = true; });
+
+    const int code = run_in_child([&] {
+        if (pool->submit([] { return 42; }).get() != 42) return 1;
+        if (pool->stats().threads != 1) return 2;
+        pool->shutdown(true); // would run the parent's queued item if the copy kept it
+        if (g_parent_item_ran) return 3;
+        pool.reset(); // the destructor joins the child's threads only
+        return 0;
+    });
+    release.count_down();
+    busy.get();
+    queued.get();
+    CHECK(g_parent_item_ran);
+    CHECK(code == 0); // -1: the child hung
+    CHECK(pool->submit([] { return 7; }).get() == 7); // the parent's pool is unaffected
+}
+
+TEST_CASE("a pool whose worker was idle at the fork works in the child", "[thread_pool][fork]") {
+    thread_pool_executor pool(2);
+    for (int i = 0; i < 3; ++i)
+        pool.submit([] {}).get();
+    const int code = run_in_child([&] {
+        std::vector<std::future<int>> results;
+        for (int i = 0; i < 4; ++i)
+            results.push_back(pool.submit([i] { return i; }));
+        for (int i = 0; i < 4; ++i)
+            if (results[static_cast<std::size_t>(i)].get() != i) return 1;
+        pool.shutdown(true);
+        return 0;
+    });
+    CHECK(code == 0);
+}
 
 TEST_CASE("a thread that cannot start is reported with the pool's name and what to do",
           "[thread_pool][fork]") {
@@ -131,4 +181,27 @@ TEST_CASE("when no more threads can start, work runs on the threads the pool has
     });
     if (code == child_skipped) WARN("cannot limit thread creation here (setrlimit/setuid refused)");
     else CHECK(code == 0);
+}
+
+TEST_CASE("a child fork()ed inside a worker that returns into the pool exits, with a message",
+          "[thread_pool][fork]") {
+    thread_pool_executor pool(1);
+    // The child is a copy of this worker; when the call returns there, it
+    // would go on as a worker of a pool whose threads the child does not have.
+    const pid_t pid = pool.submit([] { return ::fork(); }).get();
+    REQUIRE(pid >= 0);
+    if (pid == 0) ::_exit(50); // unreachable: the child's copy of the worker never returns here
+    int status = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (::waitpid(pid, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, &status, 0);
+            FAIL("the child fork()ed in a worker hung");
+        }
+        std::this_thread::sleep_for(1ms);
+    }
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == EXIT_FAILURE);
+    CHECK(pool.submit([] { return 1; }).get() == 1);
 }

@@ -44,6 +44,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <future>
 #include <list>
@@ -57,8 +59,9 @@
 #include <utility>
 #include <vector>
 
-#if defined(__linux__)
+#if defined(__unix__) || defined(__APPLE__)
 #include <pthread.h>
+#define UNBLOCK_DETAIL_HAS_FORK 1
 #endif
 
 namespace unblock {
@@ -69,7 +72,11 @@ namespace detail {
 /// It is the work_done_hook its workers install around each item.
 class thread_pool_state : public work_done_hook {
 public:
-    thread_pool_state() noexcept : work_done_hook{&on_work_done} {}
+    /// Registers the pool for fork handling (see thread_pool_registry).
+    thread_pool_state();
+    ~thread_pool_state();
+    thread_pool_state(const thread_pool_state&) = delete;
+    thread_pool_state& operator=(const thread_pool_state&) = delete;
 
     /// One started thread. Kept in a std::list: the worker keeps a pointer to
     /// its record, and splicing a record in never throws once the thread runs.
@@ -127,6 +134,14 @@ public:
         return m_idle + m_finishing.load(std::memory_order_relaxed);
     }
 
+    /// Links of thread_pool_registry's list; guarded by its mutex.
+    thread_pool_state* m_registry_prev = nullptr;
+    thread_pool_state* m_registry_next = nullptr;
+
+    /// In a fork()ed child (mutex held, the only thread): the parent's threads
+    /// and the parent's queued work were not copied into this process.
+    void forget_parent_threads(std::list<worker>& forked_away) noexcept;
+
 private:
     static void on_work_done(work_done_hook* hook) noexcept {
         auto* self = static_cast<thread_pool_state*>(hook);
@@ -136,6 +151,109 @@ private:
 
 /// The pool whose worker is running on this thread, if any.
 constinit inline thread_local thread_pool_state* t_current_pool = nullptr;
+
+/// Every live pool, for the fork handlers: fork() copies a pool's memory but
+/// none of its threads, so the child would wait forever for workers it only
+/// believes it has. Before a fork the handlers take every pool's mutex (so no
+/// pool is copied half-updated); in the child they reset each pool to "no
+/// threads, nothing queued", and its next submission starts fresh threads.
+/// Lock order: the registry's mutex, then the pools' mutexes; pool code never
+/// takes the registry's mutex while holding a pool's.
+class thread_pool_registry {
+public:
+    /// The process's registry; created, with the fork handlers, on first use. Leaked on
+    /// purpose: the handlers may run during static destruction.
+    static thread_pool_registry& instance() {
+        static thread_pool_registry* const registry = [] {
+            auto* created = new thread_pool_registry;
+#if defined(UNBLOCK_DETAIL_HAS_FORK)
+            // Fails only without memory; the pools then work, just not across fork().
+            (void)::pthread_atfork(&before_fork, &after_fork_in_parent, &after_fork_in_child);
+#endif
+            return created;
+        }();
+        return *registry;
+    }
+
+    void add(thread_pool_state* pool) noexcept {
+        std::lock_guard lock(m_mutex);
+        pool->m_registry_next = m_head;
+        if (m_head) m_head->m_registry_prev = pool;
+        m_head = pool;
+    }
+
+    void remove(thread_pool_state* pool) noexcept {
+        std::lock_guard lock(m_mutex);
+        if (pool->m_registry_prev) {
+            pool->m_registry_prev->m_registry_next = pool->m_registry_next;
+        } else {
+            m_head = pool->m_registry_next;
+        }
+        if (pool->m_registry_next) pool->m_registry_next->m_registry_prev = pool->m_registry_prev;
+    }
+
+private:
+    thread_pool_registry() = default;
+
+    static void before_fork() noexcept {
+        thread_pool_registry& r = instance();
+        r.m_mutex.lock();
+        for (thread_pool_state* pool = r.m_head; pool; pool = pool->m_registry_next)
+            pool->m_mutex.lock();
+    }
+
+    static void after_fork_in_parent() noexcept {
+        thread_pool_registry& r = instance();
+        for (thread_pool_state* pool = r.m_head; pool; pool = pool->m_registry_next)
+            pool->m_mutex.unlock();
+        r.m_mutex.unlock();
+    }
+
+    static void after_fork_in_child() noexcept {
+        thread_pool_registry& r = instance();
+        for (thread_pool_state* pool = r.m_head; pool; pool = pool->m_registry_next) {
+            pool->forget_parent_threads(r.m_forked_away);
+            pool->m_mutex.unlock(); // this thread locked it in before_fork
+        }
+        r.m_mutex.unlock();
+        // If fork() was called from a worker's item, this thread is no worker here.
+        t_current_pool = nullptr;
+        t_work_done = nullptr;
+    }
+
+    std::mutex m_mutex;
+    thread_pool_state* m_head = nullptr; // guarded by m_mutex
+    /// In a child: the records of the parent's threads. Never joined (their
+    /// handles name threads of the parent, whose memory glibc may reuse for
+    /// new threads here) and never destroyed (a joinable std::thread would
+    /// terminate the process). guarded by m_mutex
+    std::list<thread_pool_state::worker> m_forked_away;
+};
+
+inline thread_pool_state::thread_pool_state() : work_done_hook{&on_work_done} {
+    thread_pool_registry::instance().add(this);
+}
+
+inline thread_pool_state::~thread_pool_state() { thread_pool_registry::instance().remove(this); }
+
+inline void thread_pool_state::forget_parent_threads(std::list<worker>& forked_away) noexcept {
+    forked_away.splice(forked_away.end(), m_workers);
+    // Condition variables the parent's threads were waiting on: fresh ones
+    // (destroying those would wait for waiters that do not exist here).
+    std::construct_at(&m_work_available);
+    std::construct_at(&m_worker_exited);
+    // Queued items belong to the parent, which runs them; running them here
+    // too would do the work twice. Unlinked, never run nor abandoned.
+    while (m_queue.pop_front() != nullptr) {
+    }
+    m_queued_hint.store(0, std::memory_order_relaxed); // relaxed: the only thread
+    m_finishing.store(0, std::memory_order_relaxed);
+    m_threads = 0;
+    m_idle = 0;
+    m_starting = 0;
+    m_sleeping = 0;
+    m_spinning = false;
+}
 
 } // namespace detail
 
@@ -359,6 +477,7 @@ private:
     static void worker_main(std::shared_ptr<detail::thread_pool_state> state,
                             detail::thread_pool_state::worker* self, std::size_t index);
     static void abandon_all(detail::work_queue& queue, const std::exception_ptr& reason) noexcept;
+    [[noreturn]] static void exit_forked_worker() noexcept;
     /// The exception being handled (a thread creation failed), with a message
     /// that names the pool and says what to do. Mutex held.
     static std::exception_ptr thread_start_error(const detail::thread_pool_state& s) noexcept;
@@ -528,6 +647,7 @@ thread_pool_executor::worker_main(std::shared_ptr<detail::thread_pool_state> sta
             abandon_all(abandoned, s.m_broken);
             return;
         }
+        if (detail::t_current_pool != &s) exit_forked_worker();
     }
 
     std::unique_lock lock(s.m_mutex);
@@ -538,6 +658,7 @@ thread_pool_executor::worker_main(std::shared_ptr<detail::thread_pool_state> sta
             lock.unlock();
             detail::t_work_done = &s;
             item->m_run_work(item);
+            if (detail::t_current_pool != &s) exit_forked_worker();
             // An item that did not report work_done() is counted now, late.
             const bool reported = detail::t_work_done == nullptr;
             detail::t_work_done = nullptr;
@@ -584,6 +705,15 @@ inline void thread_pool_executor::abandon_all(detail::work_queue& queue,
                                               const std::exception_ptr& reason) noexcept {
     while (detail::work_item* item = queue.pop_front())
         item->m_abandon_work(item, reason);
+}
+
+inline void thread_pool_executor::exit_forked_worker() noexcept {
+    // This thread called fork() in an item (or the initializer) and, in the
+    // child, returned into the pool, whose threads the child does not have.
+    std::fputs("unblock: a process fork()ed inside a thread_pool_executor worker returned into the "
+               "pool; in the child, call exec() or _exit() before returning\n",
+               stderr);
+    std::_Exit(EXIT_FAILURE);
 }
 
 inline std::exception_ptr
