@@ -31,5 +31,6 @@ TEST_CASE("saturating_deadline clamps instead of overflowing", "[deadline]") {
           clock_type::time_point::max());
     CHECK(saturating_deadline(clock_type::time_point::max() - 2ns, 1ns) ==
           clock_type::time_point::max() - 1ns);
-    static_assert(saturating_deadline(clock_type::time_point{}, 1s) == clock_type::time_point{} + 1s);
+    static_assert(saturating_deadline(clock_type::time_point{}, 1s) ==
+                  clock_type::time_point{} + 1s);
 }

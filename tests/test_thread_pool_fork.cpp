@@ -110,7 +110,7 @@ TEST_CASE("a pool copied into a fork()ed child starts fresh threads there", "[th
     busy.get();
     queued.get();
     CHECK(g_parent_item_ran);
-    CHECK(code == 0); // -1: the child hung
+    CHECK(code == 0);                                 // -1: the child hung
     CHECK(pool->submit([] { return 7; }).get() == 7); // the parent's pool is unaffected
 }
 
@@ -152,8 +152,10 @@ TEST_CASE("a thread that cannot start is reported with the pool's name and what 
         if (pool.stats().threads != 0 || pool.stats().queued != 0) return 7;
         return 0;
     });
-    if (code == child_skipped) WARN("cannot limit thread creation here (setrlimit/setuid refused)");
-    else CHECK(code == 0);
+    if (code == child_skipped)
+        WARN("cannot limit thread creation here (setrlimit/setuid refused)");
+    else
+        CHECK(code == 0);
 }
 
 TEST_CASE("when no more threads can start, work runs on the threads the pool has",
@@ -179,8 +181,10 @@ TEST_CASE("when no more threads can start, work runs on the threads the pool has
             if (more[static_cast<std::size_t>(i)].get() != i) return 3;
         return 0;
     });
-    if (code == child_skipped) WARN("cannot limit thread creation here (setrlimit/setuid refused)");
-    else CHECK(code == 0);
+    if (code == child_skipped)
+        WARN("cannot limit thread creation here (setrlimit/setuid refused)");
+    else
+        CHECK(code == 0);
 }
 
 TEST_CASE("a child fork()ed inside a worker that returns into the pool exits, with a message",

@@ -12,14 +12,41 @@
 /// - The loop hands over everything its tasks submitted with `to_thread` in one
 ///   iteration under a single lock (`post_batch`), so a burst of 100,000
 ///   offloads costs one lock on the loop side, not 100,000 contended ones.
-/// - Every idle worker (starting, spinning or sleeping) will take one item;
-///   threads start only for the rest, and a sleeper is woken only when the
-///   queue holds more work than the spinner will take.
+/// - Every idle worker (being created, spinning, sleeping, or finishing: its
+///   call returned and its item reported `work_done()` before handing the
+///   result back) will take one item; threads start only for the rest, and a
+///   sleeper is woken only when the queue holds more work than the awake ones
+///   will take. So back-to-back `submit().get()` reuse one thread.
 /// - The completion goes back through the loop's lock-free inbox, and the loop
 ///   spins briefly before parking while offloaded work is in flight (see
 ///   event_loop), so a quick call returns without either thread sleeping.
 /// - Threads start lazily, one when work is queued and no idle worker will
-///   take it, up to `max_workers`; a worker idle for `idle_timeout` exits.
+///   take it, up to `max_workers`; a worker idle for `idle_timeout` exits
+///   (`clock::duration::max()`: never). The submitter reserves them under the
+///   lock and creates them after unlocking, so the first ones run work while
+///   later ones are still being created. If the system refuses a thread, the
+///   pool's existing threads run the work; with none, the submission throws
+///   `std::system_error` naming the pool and what to do.
+///
+/// Locks and calls out:
+/// - One mutex per pool guards its queue and counts. Lock order: the fork
+///   registry's mutex (detail::thread_pool_registry, taken only by pool
+///   construction/destruction and the fork handlers), then a pool's mutex. No
+///   lock of unblock's or of user code is taken while holding a pool's mutex
+///   (only the C library's own, e.g. malloc's).
+/// - Nothing calls out while holding the pool's mutex: user callables, the
+///   initializer, completions (setting a promise, posting to a loop's inbox,
+///   an item's run or abandon function), thread creation and joining all run
+///   after unlocking. So a callable may submit to, query or shut down its
+///   own pool, and a completion may resume code that does.
+///
+/// fork(): a pool copied into a child process (a process pool's worker using
+/// a global pool, a plain fork()) has none of the parent's threads. Fork
+/// handlers take every pool's mutex around fork() and reset the child's copy
+/// to no threads and an empty queue (queued work is the parent's, which runs
+/// it); the child's next submission starts fresh threads. A child forked
+/// inside a pool's call must exec() or _exit(): returning into the pool ends
+/// it with a message.
 ///
 /// Shutdown contract:
 /// - `shutdown(wait, cancel_futures)` may be called from any thread, more than
@@ -605,9 +632,9 @@ thread_pool_executor::start_threads(const std::shared_ptr<detail::thread_pool_st
     return nullptr;
 }
 
-inline void
-thread_pool_executor::worker_main(std::shared_ptr<detail::thread_pool_state> state,
-                                  detail::thread_pool_state::worker* self, std::size_t index) {
+inline void thread_pool_executor::worker_main(std::shared_ptr<detail::thread_pool_state> state,
+                                              detail::thread_pool_state::worker* self,
+                                              std::size_t index) {
     detail::thread_pool_state& s = *state;
     detail::t_current_pool = &s;
 #if defined(__linux__)
