@@ -519,9 +519,11 @@ inline void thread_pool_executor::post(detail::work_item* item) {
     one.push_back(item);
     if (std::exception_ptr refused = enqueue(one)) {
         // `one` may also hold other callers' items that no thread would run.
-        (void)one.remove(item);
+        // And our item may be missing: a worker that has since exited took
+        // it before the thread start failed; then it was accepted after all.
+        const bool ours_stranded = one.remove(item);
         abandon_all(one, refused);
-        std::rethrow_exception(refused);
+        if (ours_stranded) std::rethrow_exception(refused);
     }
 }
 
