@@ -794,12 +794,19 @@ inline void thread_pool_executor::shutdown(bool wait, bool cancel_futures) {
         std::make_exception_ptr(cancelled_error(
             "unblock: the work was cancelled by thread_pool_executor::shutdown(cancel_futures=true)")));
     if (!wait) return;
-    for (auto& worker : workers) {
-        if (worker.thread.get_id() == std::this_thread::get_id()) {
-            worker.thread.detach(); // shutdown from our own worker: it exits when its job returns
-        } else if (worker.thread.joinable()) {
-            worker.thread.join();
+    for (auto it = workers.begin(); it != workers.end(); ++it) {
+        if (it->thread.get_id() == std::this_thread::get_id()) {
+            // Shutdown from our own worker: it exits when its job returns. Its
+            // record goes back to the state, which outlives it: it still sets
+            // `exited` there.
+            it->thread.detach();
+            std::lock_guard lock(s.m_mutex);
+            s.m_workers.splice(s.m_workers.end(), workers, it);
+            break; // the others are joined below
         }
+    }
+    for (auto& worker : workers) {
+        if (worker.thread.joinable()) worker.thread.join();
     }
     // Another shutdown may have taken (and be joining) some workers: wait until
     // every worker has exited, except the calling one if it is a worker.
