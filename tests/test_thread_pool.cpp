@@ -349,3 +349,35 @@ TEST_CASE("idle_timeout = duration::max() means never, without overflow", "[thre
     CHECK(pool.submit([] { return 3; }).get() == 3);
     CHECK(pool.stats().threads == 1);
 }
+
+TEST_CASE("shutdown(wait) during a burst's thread creation joins every thread it started",
+          "[thread_pool]") {
+    // Threads are created after the pool lock is released; a shutdown racing
+    // with that must wait for those still being created, then join them all.
+    for (int round = 0; round < 5; ++round) {
+        thread_pool_executor pool(32);
+        std::latch release(1);
+        std::atomic<int> ran{0};
+        std::vector<std::future<void>> jobs;
+        std::jthread submitter([&] {
+            for (int i = 0; i < 32; ++i) {
+                try {
+                    jobs.push_back(pool.submit([&] {
+                        release.wait();
+                        ++ran;
+                    }));
+                } catch (const unblock::executor_shutdown_error&) {
+                    break;
+                }
+            }
+        });
+        std::jthread closer([&] { pool.shutdown(true); });
+        release.count_down();
+        closer.join();
+        submitter.join();
+        CHECK(pool.stats().threads == 0);
+        for (auto& job : jobs)
+            job.get();
+        CHECK(ran == static_cast<int>(jobs.size()));
+    }
+}
