@@ -3,6 +3,8 @@
 /// happen, instead of paying ~11 µs to put a thread to sleep and wake it.
 #pragma once
 
+#include "deadline.hpp"
+
 #include <chrono>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -25,7 +27,7 @@ inline void cpu_relax() noexcept {
 template <class Ready>
 bool spin_until(Ready&& ready, std::chrono::steady_clock::duration limit) noexcept {
     if (limit <= std::chrono::steady_clock::duration::zero()) return ready();
-    const auto deadline = std::chrono::steady_clock::now() + limit;
+    const auto deadline = saturating_deadline(std::chrono::steady_clock::now(), limit);
     for (;;) {
         for (int i = 0; i < 64; ++i) {
             if (ready()) return true;

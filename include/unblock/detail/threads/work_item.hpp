@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstddef>
 #include <exception>
+#include <utility>
 
 namespace unblock::detail {
 
@@ -13,7 +14,8 @@ namespace unblock::detail {
 /// Exactly one of `run` (on a worker) or `abandon` (the pool will never run
 /// it: shutdown with cancel_futures, or a broken pool) is called, once. Both
 /// are noexcept; the owner keeps the item alive until one of them has been
-/// called or it has withdrawn the item.
+/// called or it has withdrawn the item. `run` should call `work_done()` (below)
+/// between the call's return and handing its result back.
 struct work_item {
     using run_fn = void (*)(work_item*) noexcept;
     using abandon_fn = void (*)(work_item*, std::exception_ptr) noexcept;
@@ -31,6 +33,23 @@ struct work_item {
     /// relaxed atomic suffices: no other queue can ever store that address.
     std::atomic<const void*> m_queue{nullptr};
 };
+
+/// What the worker running an item does once the item's call has returned
+/// (the pool counts the worker idle). Installed by the pool around `run`.
+struct work_done_hook {
+    void (*m_on_done)(work_done_hook*) noexcept;
+};
+
+/// The hook of the item this thread is running, if any; cleared by work_done().
+constinit inline thread_local work_done_hook* t_work_done = nullptr;
+
+/// Called by an item's `run` after its call returned and before it hands the
+/// result back (to a loop's inbox, a promise): the worker then counts as idle
+/// before the caller can submit again, so back-to-back calls reuse it instead
+/// of starting another thread. Only the first call counts; elsewhere a no-op.
+inline void work_done() noexcept {
+    if (work_done_hook* hook = std::exchange(t_work_done, nullptr)) hook->m_on_done(hook);
+}
 
 /// A FIFO of work items with O(1) removal from the middle (for withdrawal).
 /// Not synchronised: the pool guards it with its mutex.
