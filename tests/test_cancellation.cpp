@@ -64,7 +64,8 @@ TEST_CASE("to_thread (b): a cancel while the call runs stops it and waits for it
     auto body = [&]() -> task<> {
         auto handle = unblock::create_task(unblock::to_thread([&](std::stop_token stop) {
             started.count_down();
-            while (!stop.stop_requested()) std::this_thread::yield();
+            while (!stop.stop_requested())
+                std::this_thread::yield();
             returned = true;
         }));
         co_await unblock::to_thread([&] { started.wait(); });
@@ -103,8 +104,8 @@ TEST_CASE("future (a): a pending cancel cancels the future, and the await throws
         unblock::thread_pool_executor pool(1);
         auto busy = unblock::run_in_executor(pool, [&] { release.wait(); });
         auto queued = unblock::run_in_executor(pool, [] { return 1; });
-        const bool threw = co_await cancelled_before_suspending(
-            [&]() -> task<> { (void)co_await queued; });
+        const bool threw =
+            co_await cancelled_before_suspending([&]() -> task<> { (void)co_await queued; });
         CHECK(threw);
         CHECK(queued.cancelled()); // withdrawn: it never runs
         release.count_down();
@@ -119,7 +120,8 @@ TEST_CASE("future (b): a cancel while the work runs stops it and waits for it", 
     auto body = [&]() -> task<> {
         auto work = unblock::run_in_executor(nullptr, [&](std::stop_token stop) {
             started.count_down();
-            while (!stop.stop_requested()) std::this_thread::yield();
+            while (!stop.stop_requested())
+                std::this_thread::yield();
             returned = true;
         });
         auto await_work = [&]() -> task<> { co_await work; }; // outlives the task
@@ -165,8 +167,8 @@ TEST_CASE("join_handle (a): a pending cancel cancels the awaited task and waits 
             }
         };
         auto child = unblock::create_task(sleep_and_clean_up());
-        const bool threw = co_await cancelled_before_suspending(
-            [&]() -> task<> { co_await child; });
+        const bool threw =
+            co_await cancelled_before_suspending([&]() -> task<> { co_await child; });
         CHECK(threw);
         CHECK(child_cleaned_up);
         CHECK(child.cancelled());
@@ -213,8 +215,9 @@ TEST_CASE("gather (a): a pending cancel cancels every child and waits for them",
 
 TEST_CASE("gather (b): a cancel while waiting cancels every child", "[cancel]") {
     auto body = []() -> task<> {
-        auto waiter = unblock::create_task(
-            []() -> task<> { co_await unblock::gather(unblock::sleep(10s), unblock::sleep(10s)); }());
+        auto waiter = unblock::create_task([]() -> task<> {
+            co_await unblock::gather(unblock::sleep(10s), unblock::sleep(10s));
+        }());
         co_await unblock::sleep(0s);
         waiter.cancel();
         CHECK_THROWS_AS(co_await waiter, unblock::cancelled_error);
@@ -227,8 +230,8 @@ TEST_CASE("gather (b): a cancel while waiting cancels every child", "[cancel]") 
 TEST_CASE("sleep (a): a pending cancel ends the sleep in the next iteration", "[cancel]") {
     auto body = []() -> task<> {
         const auto start = std::chrono::steady_clock::now();
-        const bool threw = co_await cancelled_before_suspending(
-            []() -> task<> { co_await unblock::sleep(10s); });
+        const bool threw =
+            co_await cancelled_before_suspending([]() -> task<> { co_await unblock::sleep(10s); });
         CHECK(threw);
         CHECK(std::chrono::steady_clock::now() - start < 5s);
     };

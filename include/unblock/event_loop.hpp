@@ -264,7 +264,8 @@ public:
 
 private:
     friend class timer_handle;
-    friend struct detail::loop_access; // the scheduling primitives below, for the library's awaiters
+    friend struct detail::loop_access; // the scheduling primitives below, for the library's
+                                       // awaiters
     friend class detail::offload_token;
     friend void detail::task_ended_on_loop(event_loop&, detail::task_state&, bool) noexcept;
 
@@ -335,7 +336,7 @@ private:
     }
 
     std::size_t m_offloads_in_flight = 0; ///< counted by detail::offload_token
-    detail::work_queue m_deferred_work; ///< submitted during this iteration, for m_deferred_pool
+    detail::work_queue m_deferred_work;   ///< submitted during this iteration, for m_deferred_pool
     thread_pool_executor* m_deferred_pool = nullptr;
     std::shared_ptr<thread_pool_executor> m_default_executor;
     bool m_default_executor_closed = false;
@@ -571,7 +572,8 @@ struct loop_access {
     /// Queues `node` from any thread and wakes the loop; allocates nothing.
     static void post(event_loop& loop, loop_node* node) noexcept { loop.post_threadsafe(node); }
     /// Queues `node` to run at `deadline`. Loop thread.
-    static void add_timer(event_loop& loop, timer_node* node, event_loop::clock::time_point deadline) {
+    static void add_timer(event_loop& loop, timer_node* node,
+                          event_loop::clock::time_point deadline) {
         loop.add_timer(node, deadline);
     }
     /// Withdraws a queued timer; returns whether it was queued. Loop thread.

@@ -114,7 +114,8 @@ private:
     std::string timeout_message() const {
         using std::chrono::milliseconds;
         const auto limit = std::chrono::duration_cast<milliseconds>(*m_timeout).count();
-        const auto waited = std::chrono::duration_cast<milliseconds>(clock::now() - m_started).count();
+        const auto waited =
+            std::chrono::duration_cast<milliseconds>(clock::now() - m_started).count();
         std::string text = "unblock: wait_for timed out after " + std::to_string(limit) +
                            " ms; the awaited work was cancelled";
         if (waited > limit + 10) {

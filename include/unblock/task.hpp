@@ -4,8 +4,8 @@
 
 #include "detail/loop/frame_cache.hpp"
 #include "detail/loop/loop_node.hpp"
-#include "detail/result.hpp"
 #include "detail/loop/task_state.hpp"
+#include "detail/result.hpp"
 #include "errors.hpp"
 
 #include <coroutine>
@@ -23,7 +23,8 @@ namespace detail {
 /// A task's end as its loop sees it: counted as finished, and, with
 /// `report_unretrieved`, an exception nobody retrieved reported. Defined in
 /// event_loop.hpp, which this header includes at its bottom.
-inline void task_ended_on_loop(event_loop& loop, task_state& task, bool report_unretrieved) noexcept;
+inline void task_ended_on_loop(event_loop& loop, task_state& task,
+                               bool report_unretrieved) noexcept;
 
 /// What every task promise has: where to go when done, whether the awaiting
 /// coroutine actually suspended, and — used only when the coroutine is a

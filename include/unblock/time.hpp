@@ -91,7 +91,8 @@ private:
 ///     co_await unblock::sleep(100ms);
 template <class Rep, class Period>
 [[nodiscard]] detail::sleep_awaiter sleep(std::chrono::duration<Rep, Period> delay) noexcept {
-    return detail::sleep_awaiter(detail::saturating_ceil<std::chrono::steady_clock::duration>(delay));
+    return detail::sleep_awaiter(
+        detail::saturating_ceil<std::chrono::steady_clock::duration>(delay));
 }
 
 /// Runs `awaitable` as its own task and waits at most `timeout` (asyncio.wait_for).

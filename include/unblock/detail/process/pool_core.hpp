@@ -12,11 +12,11 @@
 #pragma once
 
 #include "../../errors.hpp"
+#include "../../process_pool_stats.hpp"
 #include "call.hpp"
 #include "channel.hpp"
 #include "fd.hpp"
 #include "fork_server.hpp"
-#include "../../process_pool_stats.hpp"
 #include "wire.hpp"
 
 #include <algorithm>

@@ -75,6 +75,7 @@ private:
     static void run(work_item* item) noexcept {
         auto* self = static_cast<pool_operation*>(item);
         store_result(self->m_result, self->m_call);
+        work_done(); // the worker counts as idle before the loop can submit the next call
         loop_access::post(*self->m_loop, self); // the inbox's release publishes m_result
     }
 
