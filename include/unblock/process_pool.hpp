@@ -12,7 +12,7 @@
 /// `max_tasks_per_child` recycle — would eventually deadlock a worker.
 ///
 /// The pool therefore forks exactly once, in its constructor, to start a
-/// single-threaded *fork server* (detail/process_fork_server.hpp). The fork
+/// single-threaded *fork server* (detail/process/fork_server.hpp). The fork
 /// server uses only async-signal-safe calls (no heap, no locks): it resets
 /// every signal disposition to the default and empties the signal mask,
 /// closes every inherited fd except stdin/stdout/stderr and its control
