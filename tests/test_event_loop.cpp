@@ -484,6 +484,36 @@ TEST_CASE("debug mode names the task whose step blocked the loop", "[event_loop]
     }));
 }
 
+// Regression: when the blocking step was also the task's last one, the task
+// was gone by the time of the report, which then said "a callback".
+TEST_CASE("debug mode names a task whose blocking step is its last one", "[event_loop][debug]") {
+    event_loop::options settings;
+    settings.debug = true;
+    settings.slow_callback_duration = 20ms;
+    event_loop loop(settings);
+    std::vector<event_loop::slow_step> slow;
+    loop.set_slow_step_handler([&](const event_loop::slow_step& step) { slow.push_back(step); });
+    auto body = []() -> task<> {
+        auto fetcher = unblock::create_task(
+            []() -> task<int> {
+                co_await unblock::sleep(0s);
+                std::this_thread::sleep_for(50ms); // blocks, then finishes in the same step
+                co_return 1;
+            }(),
+            "fetcher");
+        co_await fetcher;
+        // A new task in the next steps may reuse the finished task's frame.
+        co_await unblock::create_task([]() -> task<> { co_return; }(), "innocent");
+    };
+    loop.run_until_complete(body());
+    CHECK(std::any_of(slow.begin(), slow.end(), [](const event_loop::slow_step& step) {
+        return step.task_name == "fetcher" && step.duration >= 50ms;
+    }));
+    CHECK(std::none_of(slow.begin(), slow.end(), [](const event_loop::slow_step& step) {
+        return (step.task_name == "innocent" || step.task_name.empty()) && step.duration >= 50ms;
+    }));
+}
+
 TEST_CASE("UNBLOCK_DEBUG=1 turns debug mode on", "[event_loop][debug]") {
     ::setenv("UNBLOCK_DEBUG", "1", 1);
     CHECK(event_loop::options{}.debug);
