@@ -143,7 +143,7 @@ TEST_CASE("to_thread is lazy: nothing runs until it is awaited", "[offload]") {
 }
 
 // Regression: a second await ran the function again with moved-from arguments.
-TEST_CASE("a to_thread awaitable can be awaited once; a second await throws and runs nothing",
+TEST_CASE("a to_thread awaitable can be awaited once, a second await throws and runs nothing",
           "[offload]") {
     std::vector<std::string> seen;
     auto body = [&]() -> task<> {
