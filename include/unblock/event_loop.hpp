@@ -7,6 +7,7 @@
 #pragma once
 
 #include "detail/deadline.hpp"
+#include "detail/error_text.hpp"
 #include "detail/loop/frame_cache.hpp"
 #include "detail/loop/inbox.hpp"
 #include "detail/loop/loop_node.hpp"
@@ -472,18 +473,9 @@ inline void event_loop::call_exception_handler(const exception_context& context)
     } catch (...) {
         // A throwing handler falls back to the default report below.
     }
-    std::string what = "unknown exception";
-    if (context.error) {
-        try {
-            std::rethrow_exception(context.error);
-        } catch (const std::exception& e) {
-            what = e.what();
-        } catch (...) {
-        }
-    }
     std::fprintf(stderr, "unblock: %s%s%s%s: %s\n", context.message.c_str(),
                  context.task_name.empty() ? "" : " (task '", context.task_name.c_str(),
-                 context.task_name.empty() ? "" : "')", what.c_str());
+                 context.task_name.empty() ? "" : "')", detail::error_text(context.error).c_str());
 }
 
 inline void event_loop::register_task(detail::task_state& task) noexcept {

@@ -150,6 +150,40 @@ task_state* state_pointer(join_handle<T>& handle) noexcept {
 
 } // namespace detail
 
+namespace detail {
+
+/// The one body of both variadic gathers: each awaitable runs as its own
+/// task; with `collect`, each result is an `outcome`, otherwise the first
+/// failure cancels the rest and is rethrown once they have stopped.
+template <bool collect, class... A>
+auto gather_all(A... awaitables)
+    -> task<std::conditional_t<collect, std::tuple<outcome<gather_value_t<A>>...>,
+                               std::tuple<gather_value_t<A>...>>> {
+    // Braced initialisation: tasks are created (and so start) in argument order.
+    std::tuple<join_handle<await_result_t<A>>...> handles{create_task(std::move(awaitables))...};
+    const auto children =
+        std::apply([](auto&... h) { return std::array{state_pointer(h)...}; }, handles);
+    gather_awaiter waiting(children, !collect);
+    co_await waiting;
+    if constexpr (collect) {
+        co_return std::apply(
+            [](auto&... h) {
+                return std::tuple<outcome<gather_value_t<A>>...>{
+                    take_outcome<gather_value_t<A>>(h)...};
+            },
+            handles);
+    } else {
+        if (task_state* failed = waiting.first_failure()) rethrow_failure(*failed);
+        co_return std::apply(
+            [](auto&... h) {
+                return std::tuple<gather_value_t<A>...>{take_value<gather_value_t<A>>(h)...};
+            },
+            handles);
+    }
+}
+
+} // namespace detail
+
 /// Runs the awaitables concurrently (each as its own task) and returns their
 /// results as a tuple, in argument order; a void result becomes `std::monostate`.
 ///
@@ -163,20 +197,7 @@ task_state* state_pointer(join_handle<T>& handle) noexcept {
 template <class... A>
     requires(sizeof...(A) > 0 && (detail::awaitable<A> && ...))
 auto gather(A... awaitables) -> task<std::tuple<detail::gather_value_t<A>...>> {
-    // Braced initialisation: tasks are created (and so start) in argument order.
-    std::tuple<join_handle<detail::await_result_t<A>>...> handles{
-        create_task(std::move(awaitables))...};
-    const auto children =
-        std::apply([](auto&... h) { return std::array{detail::state_pointer(h)...}; }, handles);
-    detail::gather_awaiter waiting(children, true);
-    co_await waiting;
-    if (detail::task_state* failed = waiting.first_failure()) detail::rethrow_failure(*failed);
-    co_return std::apply(
-        [](auto&... h) {
-            return std::tuple<detail::gather_value_t<A>...>{
-                detail::take_value<detail::gather_value_t<A>>(h)...};
-        },
-        handles);
+    return detail::gather_all<false>(std::move(awaitables)...);
 }
 
 /// Like `gather(a...)`, but never throws for a child: each result is an
@@ -185,19 +206,7 @@ template <class... A>
     requires(sizeof...(A) > 0 && (detail::awaitable<A> && ...))
 auto gather(return_exceptions_t, A... awaitables)
     -> task<std::tuple<outcome<detail::gather_value_t<A>>...>> {
-    // Braced initialisation: tasks are created (and so start) in argument order.
-    std::tuple<join_handle<detail::await_result_t<A>>...> handles{
-        create_task(std::move(awaitables))...};
-    const auto children =
-        std::apply([](auto&... h) { return std::array{detail::state_pointer(h)...}; }, handles);
-    detail::gather_awaiter waiting(children, false);
-    co_await waiting;
-    co_return std::apply(
-        [](auto&... h) {
-            return std::tuple<outcome<detail::gather_value_t<A>>...>{
-                detail::take_outcome<detail::gather_value_t<A>>(h)...};
-        },
-        handles);
+    return detail::gather_all<true>(std::move(awaitables)...);
 }
 
 /// Runs every task of `tasks` concurrently; returns their results in order.

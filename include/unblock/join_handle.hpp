@@ -4,6 +4,7 @@
 #pragma once
 
 #include "detail/deadline.hpp"
+#include "detail/error_text.hpp"
 #include "detail/loop/cancellable_wait.hpp"
 #include "event_loop.hpp"
 
@@ -19,15 +20,8 @@ namespace detail {
 inline void report_without_loop(task_state& task) noexcept {
     if (!task.m_exception || task.m_cancelled || task.m_exception_retrieved) return;
     task.m_exception_retrieved = true;
-    std::string what = "unknown exception";
-    try {
-        std::rethrow_exception(task.m_exception);
-    } catch (const std::exception& e) {
-        what = e.what();
-    } catch (...) {
-    }
     std::fprintf(stderr, "unblock: exception in a task was never retrieved (task '%s'): %s\n",
-                 task.name().c_str(), what.c_str());
+                 task.name().c_str(), error_text(task.m_exception).c_str());
 }
 
 /// A finished task's value, or its exception rethrown (and marked retrieved).

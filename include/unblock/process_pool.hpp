@@ -1,7 +1,8 @@
 /// \file process_pool.hpp
-/// `process_pool_executor`: runs functions in pre-started worker processes
-/// (POSIX), like Python's `concurrent.futures.ProcessPoolExecutor`, with
-/// stronger fault isolation: a worker that dies fails only its own call.
+/// `process_pool_executor`: runs functions in pre-started worker processes,
+/// like Python's `concurrent.futures.ProcessPoolExecutor`, with stronger
+/// fault isolation: a worker that dies fails only its own call. Linux only
+/// (it uses `pipe2`, `MSG_NOSIGNAL` and `close_range`).
 ///
 /// ## How workers are started, and why
 ///
