@@ -832,6 +832,14 @@ constexpr bool hammer_malloc = true;
 
 TEST_CASE("process pool: construction while other threads allocate and hold a mutex",
           "[process_pool]") {
+#if defined(UNBLOCK_SANITIZER_ADDRESS)
+    // Even without the malloc hammering, ASan's runtime (GCC 12) hangs a
+    // forked worker in about 1 run of 6, on the code before and after the
+    // thread-pool fork handlers alike: its internal locks are not fork-safe.
+    // The fork-safety this test is about is checked in every other build.
+    WARN("skipped under AddressSanitizer: its runtime is not fork-safe (see process_pool.hpp)");
+    return;
+#endif
     std::atomic<bool> stop{false};
     std::atomic<std::uint64_t> work{0};
     std::mutex held;
