@@ -158,7 +158,7 @@ public:
     using slow_step_handler = std::function<void(const slow_step&)>;
 
     event_loop() : event_loop(options{}) {}
-    explicit event_loop(options settings) : m_options(settings) { m_tasks.make_head(); }
+    explicit event_loop(options settings) : m_options(settings) {}
     event_loop(const event_loop&) = delete;
     event_loop& operator=(const event_loop&) = delete;
     ~event_loop();
@@ -326,7 +326,8 @@ private:
     detail::inbox m_inbox;
 
     bool m_running = false;
-    detail::task_link m_tasks; ///< head of the list of every task not yet destroyed
+    detail::intrusive_list<detail::task_state>
+        m_tasks; ///< every task not yet destroyed, newest first
     std::size_t m_unfinished_tasks = 0;
     std::size_t m_tasks_created = 0;
 
@@ -403,7 +404,10 @@ inline event_loop::running_scope::~running_scope() {
 }
 
 inline void event_loop::run_once() {
-    if (m_inbox.has_posts()) m_ready.splice_back(m_inbox.take_all());
+    if (m_inbox.has_posts()) {
+        detail::node_fifo posted = m_inbox.take_all();
+        m_ready.splice_back(posted);
+    }
     if (!m_timers.empty()) {
         const clock::time_point now = clock::now();
         while (!m_timers.empty() && m_timers.top()->m_deadline <= now)
@@ -480,7 +484,7 @@ inline void event_loop::call_exception_handler(const exception_context& context)
 
 inline void event_loop::register_task(detail::task_state& task) noexcept {
     task.m_loop = this;
-    task.link_after(m_tasks);
+    m_tasks.push_front(&task);
     ++m_unfinished_tasks;
     ++m_tasks_created;
 }
@@ -506,10 +510,9 @@ inline void event_loop::cancel_all_tasks() {
     while (m_unfinished_tasks > 0) {
         if (cancelled_up_to != m_tasks_created) {
             cancelled_up_to = m_tasks_created;
-            for (detail::task_link* l = m_tasks.m_next_task; l != &m_tasks; l = l->m_next_task) {
-                auto* t = static_cast<detail::task_state*>(l);
-                if (!t->m_done && !t->m_cancel_requested) t->request_cancel();
-            }
+            m_tasks.for_each([](detail::task_state& t) {
+                if (!t.m_done && !t.m_cancel_requested) t.request_cancel();
+            });
         }
         run_once();
     }
@@ -541,11 +544,8 @@ inline event_loop::~event_loop() {
         }
     }
     // Finished tasks still owned by join handles forget this loop.
-    while (m_tasks.m_next_task != &m_tasks) {
-        auto* t = static_cast<detail::task_state*>(m_tasks.m_next_task);
+    while (detail::task_state* t = m_tasks.pop_front())
         t->m_loop = nullptr;
-        t->unlink();
-    }
 }
 
 /// The loop running on this thread; throws `no_running_loop_error` if none.

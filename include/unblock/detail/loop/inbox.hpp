@@ -67,7 +67,7 @@ public:
     /// Takes every posted node, oldest first. Loop thread.
     [[nodiscard]] node_fifo take_all() noexcept {
         // acquire: pairs with the posters' release, so the nodes' contents are visible.
-        return node_fifo::from_reversed(m_head.exchange(nullptr, std::memory_order_acquire));
+        return node_fifo::from_reversed_chain(m_head.exchange(nullptr, std::memory_order_acquire));
     }
 
     /// Sleeps until something is posted, wake() is called, or `deadline` passes. Loop thread.

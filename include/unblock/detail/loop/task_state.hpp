@@ -3,6 +3,8 @@
 /// what it is waiting on, and who waits for it to finish.
 #pragma once
 
+#include "../intrusive_list.hpp"
+
 #include <coroutine>
 #include <cstdint>
 #include <exception>
@@ -38,43 +40,17 @@ protected:
     ~completion_listener() = default;
 };
 
-/// A node of the loop's circular list of tasks. A task unlinks itself when
-/// it is destroyed, so its coroutine frame never needs to reach the loop.
-struct task_link {
-    task_link() = default;
-    task_link(const task_link&) = delete;
-    task_link& operator=(const task_link&) = delete;
-    ~task_link() { unlink(); }
-
-    /// Makes this the (empty) head of a list.
-    void make_head() noexcept { m_prev_task = m_next_task = this; }
-
-    void link_after(task_link& head) noexcept {
-        m_prev_task = &head;
-        m_next_task = head.m_next_task;
-        head.m_next_task->m_prev_task = this;
-        head.m_next_task = this;
-    }
-
-    void unlink() noexcept {
-        if (m_next_task == nullptr) return;
-        m_prev_task->m_next_task = m_next_task;
-        m_next_task->m_prev_task = m_prev_task;
-        m_prev_task = m_next_task = nullptr;
-    }
-
-    task_link* m_prev_task = nullptr;
-    task_link* m_next_task = nullptr;
-};
-
 /// The state of one task scheduled with `create_task` (asyncio's Task), shared
 /// by every coroutine of the chain it runs. It lives in the promise of the
-/// task's outermost coroutine. Loop thread only.
-class task_state : public task_link {
+/// task's outermost coroutine. Loop thread only. It is linked into its
+/// loop's list of tasks until destroyed, so its frame never has to reach the
+/// loop to leave it.
+class task_state : public list_hook<task_state> {
 public:
     task_state() = default;
     task_state(const task_state&) = delete;
     task_state& operator=(const task_state&) = delete;
+    ~task_state() { unlink(); }
 
     /// The task is suspended in `hook` from now on. A cancellation that came
     /// while it was not (pending) is delivered to `hook` at once.

@@ -2,6 +2,8 @@
 /// The intrusive node a thread pool queues: it lives in the awaiter that submits it.
 #pragma once
 
+#include "../intrusive_list.hpp"
+
 #include <atomic>
 #include <cstddef>
 #include <exception>
@@ -16,7 +18,7 @@ namespace unblock::detail {
 /// are noexcept; the owner keeps the item alive until one of them has been
 /// called or it has withdrawn the item. `run` should call `work_done()` (below)
 /// between the call's return and handing its result back.
-struct work_item {
+struct work_item : list_hook<work_item> {
     using run_fn = void (*)(work_item*) noexcept;
     using abandon_fn = void (*)(work_item*, std::exception_ptr) noexcept;
 
@@ -26,8 +28,6 @@ struct work_item {
 
     run_fn m_run_work;
     abandon_fn m_abandon_work;
-    work_item* m_next_work = nullptr; ///< queue links, guarded by the queue owner
-    work_item* m_prev_work = nullptr;
     /// The work_queue holding the item, if any. Each queue has its own owner
     /// (the loop, or the pool's mutex), and a queue only asks "is it me?", so a
     /// relaxed atomic suffices: no other queue can ever store that address.
@@ -55,41 +55,25 @@ inline void work_done() noexcept {
 /// Not synchronised: the pool guards it with its mutex.
 class work_queue {
 public:
-    [[nodiscard]] bool empty() const noexcept { return m_head == nullptr; }
+    [[nodiscard]] bool empty() const noexcept { return m_items.empty(); }
     [[nodiscard]] std::size_t size() const noexcept { return m_size; }
 
     void push_back(work_item* item) noexcept {
-        item->m_next_work = nullptr;
-        item->m_prev_work = m_tail;
-        if (m_tail) {
-            m_tail->m_next_work = item;
-        } else {
-            m_head = item;
-        }
-        m_tail = item;
+        m_items.push_back(item);
         item->m_queue.store(this, std::memory_order_relaxed);
         ++m_size;
     }
 
     /// Moves every item of `other` to the back of this queue, keeping order.
     void splice_back(work_queue& other) noexcept {
-        for (work_item* item = other.m_head; item; item = item->m_next_work)
-            item->m_queue.store(this, std::memory_order_relaxed);
-        if (other.empty()) return;
-        if (m_tail) {
-            m_tail->m_next_work = other.m_head;
-            other.m_head->m_prev_work = m_tail;
-        } else {
-            m_head = other.m_head;
-        }
-        m_tail = other.m_tail;
-        m_size += other.m_size;
-        other.m_head = other.m_tail = nullptr;
-        other.m_size = 0;
+        other.m_items.for_each(
+            [this](work_item& item) { item.m_queue.store(this, std::memory_order_relaxed); });
+        m_items.splice_back(other.m_items);
+        m_size += std::exchange(other.m_size, 0);
     }
 
     [[nodiscard]] work_item* pop_front() noexcept {
-        work_item* item = m_head;
+        work_item* item = m_items.front();
         if (item) remove(item);
         return item;
     }
@@ -97,25 +81,14 @@ public:
     /// Removes `item` if it is queued here; returns whether it was.
     bool remove(work_item* item) noexcept {
         if (item->m_queue.load(std::memory_order_relaxed) != this) return false;
-        if (item->m_prev_work) {
-            item->m_prev_work->m_next_work = item->m_next_work;
-        } else {
-            m_head = item->m_next_work;
-        }
-        if (item->m_next_work) {
-            item->m_next_work->m_prev_work = item->m_prev_work;
-        } else {
-            m_tail = item->m_prev_work;
-        }
-        item->m_next_work = item->m_prev_work = nullptr;
+        item->unlink();
         item->m_queue.store(nullptr, std::memory_order_relaxed);
         --m_size;
         return true;
     }
 
 private:
-    work_item* m_head = nullptr;
-    work_item* m_tail = nullptr;
+    intrusive_list<work_item> m_items;
     std::size_t m_size = 0;
 };
 
