@@ -64,6 +64,7 @@ endif()
 # Runtime options for sanitized binaries, exported to every test and example
 # through the ENVIRONMENT test property (a single variable: see tests/).
 # UBSan prints no stack by default; TSan needs tests/tsan.supp (read it).
+# LeakSanitizer is on in the ASan config (tests/catch_main.cpp says so).
 set(UNBLOCK_TEST_ENVIRONMENT)
 if(UNBLOCK_SANITIZE STREQUAL "address")
     list(APPEND UNBLOCK_TEST_ENVIRONMENT "UBSAN_OPTIONS=print_stacktrace=1")

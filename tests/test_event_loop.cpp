@@ -542,3 +542,58 @@ TEST_CASE("dropping a join_handle while another coroutine awaits it is safe", "[
     CHECK(unblock::run(body()) == 6);
     CHECK(unblock::test::counted::alive() == 0); // the frame and its value were freed once
 }
+
+TEST_CASE("callbacks the default executor's threads post while run() shuts it down still run",
+          "[event_loop][shutdown]") {
+    // asyncio.run awaits shutdown_default_executor() with the loop running, so
+    // what those threads send meanwhile runs. Once the last of it has run, the
+    // loop is closed and refuses more (asyncio: "Event loop is closed").
+    std::atomic<bool> late_callback_ran{false};
+    bool refused_after_close = false;
+    auto body = [&]() -> task<> {
+        event_loop& loop = unblock::get_running_loop();
+        unblock::thread_pool_executor& pool = loop.default_executor();
+        pool.execute([&loop, &pool, &late_callback_ran, &refused_after_close] {
+            // Wait for the loop's teardown to shut this pool down, then post.
+            for (;;) {
+                try {
+                    pool.throw_if_closed();
+                } catch (const unblock::executor_shutdown_error&) {
+                    break;
+                }
+                std::this_thread::yield();
+            }
+            loop.call_soon_threadsafe([&loop, &late_callback_ran, &refused_after_close] {
+                late_callback_ran = true;
+                try {
+                    loop.call_soon_threadsafe([] {});
+                } catch (const unblock::invalid_state_error& e) {
+                    refused_after_close = std::string(e.what()).find("closed") != std::string::npos;
+                }
+            });
+        });
+        co_return;
+    };
+    unblock::run(body());
+    CHECK(late_callback_ran);
+    CHECK(refused_after_close);
+}
+
+TEST_CASE("a loop that cannot run because another runs on this thread refuses work",
+          "[event_loop][misuse]") {
+    auto body = []() -> task<> {
+        event_loop idle;
+        auto never = []() -> task<> { co_return; };
+        CHECK_THROWS_WITH(idle.create_task(never()),
+                          Catch::Contains("another event loop is running on this thread"));
+        CHECK_THROWS_AS(idle.call_soon([] {}), unblock::invalid_state_error);
+        CHECK_THROWS_AS(idle.call_later(1s, [] {}), unblock::invalid_state_error);
+        CHECK_THROWS_AS(idle.run_in_executor(nullptr, [] { return 1; }),
+                        unblock::invalid_state_error);
+        // The running loop itself is still usable, through either name.
+        event_loop& running = unblock::get_running_loop();
+        const int answer = co_await running.create_task([]() -> task<int> { co_return 42; }());
+        CHECK(answer == 42);
+    };
+    unblock::run(body());
+}

@@ -19,6 +19,7 @@
 #include "task.hpp"
 #include "thread_pool.hpp"
 
+#include <cassert>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -176,12 +177,14 @@ public:
     /// Runs `f()` in the next iteration. Loop thread.
     template <class F>
     void call_soon(F f) {
+        check_usable_here("call_soon");
         schedule(new detail::callback_node<std::decay_t<F>>(*this, std::move(f)));
     }
 
     /// Runs `f()` once `delay` has passed. Loop thread.
     template <class F>
     timer_handle call_later(clock::duration delay, F f) {
+        check_usable_here("call_later");
         auto timer =
             std::make_shared<detail::callback_timer>(*this, std::function<void()>(std::move(f)));
         timer->m_self = timer;
@@ -189,10 +192,17 @@ public:
         return timer_handle(std::move(timer));
     }
 
-    /// Runs `f()` on the loop thread soon. Any thread; the loop must outlive the call.
+    /// Runs `f()` on the loop thread soon. Any thread; the loop object must
+    /// outlive the call. Callbacks posted while the loop's destructor shuts its
+    /// default executor down still run; once the destructor has run the last
+    /// of them, throws `invalid_state_error` (asyncio: "Event loop is closed").
     template <class F>
     void call_soon_threadsafe(F f) {
-        post_threadsafe(new detail::callback_node<std::decay_t<F>>(*this, std::move(f)));
+        auto* node = new detail::callback_node<std::decay_t<F>>(*this, std::move(f));
+        if (!m_inbox.post(node)) {
+            delete node;
+            throw_closed("call_soon_threadsafe");
+        }
     }
 
     /// Runs `f(args...)` on `executor` (or the default executor for nullptr)
@@ -274,8 +284,12 @@ private:
 
     /// Queues `node` to run in the next iteration. Loop thread.
     void schedule(detail::loop_node* node) noexcept { m_ready.push_back(node); }
-    /// Queues `node` from any thread; wakes the loop. Allocates nothing.
-    void post_threadsafe(detail::loop_node* node) noexcept { m_inbox.post(node); }
+    /// Queues `node` from any thread; wakes the loop. Allocates nothing. The
+    /// library's own posts are completions the loop waits for before it closes.
+    void post_threadsafe(detail::loop_node* node) noexcept {
+        [[maybe_unused]] const bool accepted = m_inbox.post(node);
+        assert(accepted && "a completion was posted to a closed event_loop");
+    }
     /// Queues `node` to run at `deadline`. Loop thread.
     void add_timer(detail::timer_node* node, clock::time_point deadline) {
         m_timers.push(node, deadline);
@@ -303,6 +317,17 @@ private:
     /// Cancels every unfinished task and runs the loop until all have
     /// finished (asyncio.run's cleanup).
     void cancel_all_tasks();
+
+    // --- Misuse. ---
+
+    /// Throws unless this loop is the one running on this thread or none is:
+    /// work given to a loop that cannot run while another runs here would be lost.
+    void check_usable_here(const char* what) const {
+        if (detail::t_running_loop != nullptr && detail::t_running_loop != this) [[unlikely]]
+            throw_not_running_here(what);
+    }
+    [[noreturn]] static void throw_not_running_here(const char* what);
+    [[noreturn]] static void throw_closed(const char* what);
 
     /// Marks this loop as the thread's running loop for a scope.
     class running_scope {
@@ -505,6 +530,20 @@ inline void event_loop::report_if_unretrieved(detail::task_state& task) noexcept
     }
 }
 
+inline void event_loop::throw_not_running_here(const char* what) {
+    throw invalid_state_error(
+        std::string("unblock::event_loop::") + what +
+        ": another event loop is running on this thread, so this one cannot run and the work "
+        "would never start; give it to the running loop (unblock::create_task, "
+        "unblock::get_running_loop()), or run this loop on a thread of its own");
+}
+
+inline void event_loop::throw_closed(const char* what) {
+    throw invalid_state_error(std::string("unblock::event_loop::") + what +
+                              ": the event loop is closed (its destructor has run its last "
+                              "callbacks); nothing more can run on it");
+}
+
 inline void event_loop::cancel_all_tasks() {
     std::size_t cancelled_up_to = 0; // tasks created before this count have been asked
     while (m_unfinished_tasks > 0) {
@@ -519,23 +558,47 @@ inline void event_loop::cancel_all_tasks() {
 }
 
 inline event_loop::~event_loop() {
-    if (!m_running && (m_unfinished_tasks > 0 || m_offloads_in_flight > 0 || !m_ready.empty() ||
-                       m_inbox.has_posts())) {
+    if (m_running) {
+        // Destroyed from inside its own run: nothing can be run; the owner's bug.
+    } else if (detail::t_running_loop != nullptr) {
+        // Another loop runs on this thread, so this one cannot: say what is lost.
+        if (m_unfinished_tasks > 0 || m_offloads_in_flight > 0 || !m_ready.empty() ||
+            m_inbox.has_posts()) {
+            call_exception_handler(
+                {"an event_loop with unfinished work was destroyed while another loop ran on "
+                 "this thread; its tasks and callbacks were dropped. Run each loop on a thread "
+                 "of its own, or give the work to the running loop (unblock::create_task)",
+                 nullptr,
+                 {}});
+        }
+        if (m_default_executor) m_default_executor->shutdown(true);
+        m_inbox.close();
+    } else if (m_unfinished_tasks > 0 || m_offloads_in_flight > 0 || !m_ready.empty() ||
+               m_inbox.has_posts() || m_default_executor) {
         try {
             running_scope scope(*this);
             cancel_all_tasks();
             // Work whose future was dropped still posts back here: wait for it.
             while (m_offloads_in_flight > 0 || !m_ready.empty() || m_inbox.has_posts())
                 run_once();
+            m_default_executor_closed = true;
+            if (std::shared_ptr<thread_pool_executor> pool = std::move(m_default_executor))
+                pool->shutdown(true);
+            // The executor's threads may have called call_soon_threadsafe until they
+            // ended: run what they posted, then refuse more.
+            m_inbox.close();
+            while (!m_ready.empty() || m_inbox.has_posts())
+                run_once();
         } catch (...) {
-            // Another loop runs on this thread: nothing can be run safely; fall through.
+            call_exception_handler({"an event_loop could not finish its work while being "
+                                    "destroyed; what was left was dropped",
+                                    std::current_exception(),
+                                    {}});
+            m_inbox.close();
         }
+    } else {
+        m_inbox.close();
     }
-    if (m_default_executor) {
-        m_default_executor->shutdown(true);
-        m_default_executor.reset();
-    }
-    m_inbox.drain_posters();
     // Pending call_later callbacks are dropped (their handles may outlive the loop).
     while (!m_timers.empty()) {
         detail::timer_node* node = m_timers.pop();

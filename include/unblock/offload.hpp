@@ -177,6 +177,7 @@ decltype(auto) dereference(E&& executor) noexcept {
 template <class Executor, class F, class... Args>
 auto event_loop::run_in_executor(Executor&& executor, F&& f, Args&&... args) {
     using executor_type = std::remove_cvref_t<std::remove_pointer_t<std::remove_cvref_t<Executor>>>;
+    check_usable_here("run_in_executor");
 
     if constexpr (detail::makes_own_future<executor_type>) {
         // The process pool sends the function and its arguments, not a

@@ -34,6 +34,7 @@ auto event_loop::create_task(A awaitable, std::string name)
         detail::awaitable<A>,
         "unblock::create_task needs an awaitable: a task<T>, to_thread(...), or an object with "
         "await_ready/await_suspend/await_resume");
+    check_usable_here("create_task");
     using result = detail::await_result_t<A>;
     std::coroutine_handle<detail::task_promise<result>> coroutine;
     if constexpr (std::is_same_v<A, task<result>>) {

@@ -28,10 +28,16 @@ namespace unblock::detail {
 /// asleep and notifies it under the mutex. No post is ever slept through.
 class inbox {
 public:
-    /// Posts `node`; any thread. Wakes the loop if it sleeps.
-    void post(loop_node* node) noexcept {
-        // relaxed: the seq_cst CAS below publishes this increment to whoever takes the node.
-        m_posting.fetch_add(1, std::memory_order_relaxed);
+    /// Posts `node`; any thread. Wakes the loop if it sleeps. Returns false,
+    /// and posts nothing, once the inbox is closed.
+    [[nodiscard]] bool post(loop_node* node) noexcept {
+        // seq_cst, with the load of m_closed: the poster half of the Dekker
+        // pair with close(), so a post is either refused or waited for.
+        m_posting.fetch_add(1, std::memory_order_seq_cst);
+        if (m_closed.load(std::memory_order_seq_cst)) {
+            m_posting.fetch_sub(1, std::memory_order_release);
+            return false;
+        }
         loop_node* head = m_head.load(std::memory_order_relaxed);
         do {
             node->m_next = head;
@@ -46,16 +52,19 @@ public:
             m_sleeping.exchange(false, std::memory_order_acq_rel)) {
             wake();
         }
-        // release: the loop's destructor (drain()) must not free the inbox while we touch it.
+        // release: the loop's destructor (close()) must not free the inbox while we touch it.
         m_posting.fetch_sub(1, std::memory_order_release);
+        return true;
     }
 
-    /// Waits until no thread is inside post(). The owner calls it before
+    /// Refuses every later post, then waits until no thread is inside post().
+    /// What was posted before stays for take_all(). The owner calls it before
     /// destroying the inbox: a poster whose node was already taken may still
     /// be checking m_sleeping or notifying.
-    void drain_posters() const noexcept {
-        // acquire: pairs with the posters' release decrement.
-        while (m_posting.load(std::memory_order_acquire) != 0)
+    void close() noexcept {
+        // seq_cst: the closer half of the Dekker pair with post().
+        m_closed.store(true, std::memory_order_seq_cst);
+        while (m_posting.load(std::memory_order_seq_cst) != 0)
             std::this_thread::yield();
     }
 
@@ -101,6 +110,7 @@ private:
     std::atomic<loop_node*> m_head{nullptr};
     std::atomic<int> m_posting{0}; ///< threads inside post()
     std::atomic<bool> m_sleeping{false};
+    std::atomic<bool> m_closed{false};
     std::mutex m_mutex;
     std::condition_variable m_condition;
     bool m_signalled = false; // guarded by m_mutex
