@@ -203,6 +203,12 @@ TEST_CASE("codec: malformed input throws serialization_error and never reads pas
         CHECK_THROWS_AS((unblock::decode<std::variant<int, char>>(in)),
                         unblock::serialization_error);
     }
+    SECTION("a bool byte other than 0 or 1 (found by fuzz_codec)") {
+        unblock::byte_writer bad;
+        bad.write_raw(std::uint8_t{4});
+        unblock::byte_reader in(bad.buffer().data(), bad.size());
+        CHECK_THROWS_AS((unblock::decode<std::tuple<bool>>(in)), unblock::serialization_error);
+    }
     SECTION("a valueless variant cannot be encoded") {
         std::variant<int, throws_on_move> v;
         try {

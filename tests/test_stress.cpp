@@ -70,7 +70,8 @@ TEST_CASE("cancellation storm: 10,000 offloads cancelled at random, each ran onc
                 const int value = co_await handles[static_cast<std::size_t>(i)];
                 ++tally.completed;
                 if (value != i) ++tally.wrong_value;
-                if (runs[static_cast<std::size_t>(i)].load() != 1) ++tally.completed_but_not_run_once;
+                if (runs[static_cast<std::size_t>(i)].load() != 1)
+                    ++tally.completed_but_not_run_once;
             } catch (const unblock::cancelled_error&) {
                 ++tally.cancelled;
             }

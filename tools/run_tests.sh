@@ -14,8 +14,10 @@
 #   tools/run_tests.sh --clean               delete build/<config> first
 #
 # Needs: cmake >= 3.21, g++ and/or clang++ (C++20), Catch2 v2 (installed with
-# apt-get if missing). A missing compiler skips its configs, except with
-# CI=true, where both compilers are required. Exits non-zero on any failure.
+# apt-get if missing; with CI=true also libclang-rt-dev for the fuzz targets
+# and libsqlite3-dev for the SQLite example). A missing compiler skips its
+# configs, except with CI=true, where both compilers are required. Exits
+# non-zero on any failure.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -61,22 +63,38 @@ have_catch2() {
     done
     [[ -f /usr/include/catch2/catch.hpp ]]
 }
-if ! have_catch2; then
-    log "Catch2 v2 (catch2/catch.hpp) is missing: installing the Debian package 'catch2'"
-    sudo_cmd=()
+# Installs Debian packages with apt-get (through sudo when not root).
+apt_install() {
+    local sudo_cmd=()
     if [[ "$(id -u)" != 0 ]]; then
         if ! command -v sudo >/dev/null; then
-            echo "run_tests.sh: not root and no sudo; install Catch2 v2 yourself: apt-get install catch2" >&2
-            exit 1
+            echo "run_tests.sh: not root and no sudo; install them yourself: apt-get install $*" >&2
+            return 1
         fi
         sudo_cmd=(sudo)
     fi
     if ! command -v apt-get >/dev/null; then
-        echo "run_tests.sh: no apt-get; install Catch2 v2 (catch2/catch.hpp) yourself" >&2
-        exit 1
+        echo "run_tests.sh: no apt-get; install the equivalent of: $*" >&2
+        return 1
     fi
     "${sudo_cmd[@]}" apt-get update
-    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y catch2
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
+}
+if ! have_catch2; then
+    log "Catch2 v2 (catch2/catch.hpp) is missing: installing the Debian package 'catch2'"
+    apt_install catch2 || exit 1
+fi
+# CI runs the optional parts too: the fuzz targets (clang's libFuzzer
+# runtime) and the SQLite example. Elsewhere they are skipped when missing.
+if $ci && command -v dpkg >/dev/null; then
+    missing=()
+    for package in libclang-rt-dev libsqlite3-dev; do
+        dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+    done
+    if ((${#missing[@]})); then
+        log "CI=true: installing ${missing[*]}"
+        apt_install "${missing[@]}" || exit 1
+    fi
 fi
 
 # The compiler a preset uses, read from CMakePresets.json through cmake itself.

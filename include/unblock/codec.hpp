@@ -224,7 +224,19 @@ template <class T>
     requires detail::codec_raw<T>
 struct codec<T> {
     static void encode(byte_writer& out, const T& value) { out.write_raw(value); }
-    static T decode(byte_reader& in) { return in.read_raw<T>(); }
+    static T decode(byte_reader& in) {
+        if constexpr (std::is_same_v<T, bool>) {
+            // Any byte but 0 or 1 would be an invalid bool (undefined behaviour).
+            const auto byte = in.read_raw<std::uint8_t>();
+            if (byte > 1) {
+                throw serialization_error("unblock::codec: a bool is encoded as 0 or 1, not " +
+                                          std::to_string(byte) + "; encode and decode disagree");
+            }
+            return byte == 1;
+        } else {
+            return in.read_raw<T>();
+        }
+    }
 };
 
 /// `std::basic_string` of trivially copyable characters: length, then the characters.
