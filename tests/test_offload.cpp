@@ -592,3 +592,20 @@ TEST_CASE("to_thread calls of one loop iteration wake every sleeping worker", "[
     };
     CHECK(unblock::run(body()) == std::vector<int>{calls, calls, calls});
 }
+
+TEST_CASE("work submitted before the pool is shut down from the loop thread still runs",
+          "[offload][shutdown]") {
+    // Submissions made during a loop iteration reach the pool together at its
+    // end; a shutdown from the loop thread hands them over first, so the pool
+    // sees them in the order they were made, as concurrent.futures would.
+    auto body = []() -> task<int> {
+        unblock::thread_pool_executor pool(1);
+        auto submitted = unblock::run_in_executor(pool, [] { return 7; });
+        pool.shutdown(false);
+        CHECK_THROWS_AS(unblock::run_in_executor(pool, [] { return 8; }),
+                        unblock::executor_shutdown_error);
+        const int value = co_await submitted;
+        co_return value;
+    };
+    CHECK(unblock::run(body()) == 7);
+}

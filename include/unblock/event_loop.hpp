@@ -206,7 +206,8 @@ public:
     }
 
     /// Runs `f(args...)` on `executor` (or the default executor for nullptr)
-    /// and returns a `future` at once; see `unblock::run_in_executor` (offload.hpp).
+    /// and returns a `future` at once; see `unblock::run_in_executor` (offload.hpp)
+    /// for when the call reaches a thread pool.
     template <class Executor, class F, class... Args>
     auto run_in_executor(Executor&& executor, F&& f, Args&&... args);
 
@@ -418,13 +419,19 @@ inline event_loop::running_scope::running_scope(event_loop& loop) : m_loop(loop)
                   "co_await the task instead of starting a nested loop");
     }
     detail::t_running_loop = &loop;
+    detail::t_deferred_work = {[](void* owner) noexcept {
+                                   static_cast<event_loop*>(owner)->flush_deferred_work();
+                               },
+                               &loop};
     loop.m_running = true;
     detail::frame_cache::local().begin_use();
 }
 
 inline event_loop::running_scope::~running_scope() {
+    m_loop.flush_deferred_work();
     detail::frame_cache::local().end_use();
     m_loop.m_running = false;
+    detail::t_deferred_work = {};
     detail::t_running_loop = nullptr;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "detail/loop/cancellable_wait.hpp"
+#include "detail/loop/frame_cache.hpp"
 #include "detail/loop/loop_node.hpp"
 #include "detail/loop/task_state.hpp"
 #include "detail/result.hpp"
@@ -10,6 +11,7 @@
 #include "event_loop.hpp"
 
 #include <coroutine>
+#include <cstddef>
 #include <utility>
 
 namespace unblock {
@@ -45,11 +47,26 @@ public:
         return true;
     }
 
-    /// The work is over: its completion node ran on the loop (or it finished synchronously).
+    /// The work is over: it finished synchronously, or its completion node ran
+    /// on the loop. Resumes an awaiting coroutine in the next iteration.
     void work_completed() noexcept {
         m_in_flight.reset();
         if (!m_done) finish(); // withdrawn earlier: already finished as cancelled
         release();
+    }
+
+    /// The work's completion node is running on the loop: resumes an awaiting
+    /// coroutine right here, as to_thread does, instead of one iteration later.
+    void work_completed_on_loop() noexcept {
+        m_in_flight.reset();
+        std::coroutine_handle<> awaiting;
+        if (!m_done) { // else withdrawn earlier: already finished as cancelled
+            mark_done();
+            awaiting = m_wake.m_coroutine;
+        }
+        // Not the last reference while a coroutine awaits: its future holds one.
+        release();
+        if (awaiting) awaiting.resume();
     }
 
     void add_reference() noexcept { ++m_references; }
@@ -63,6 +80,9 @@ public:
     bool m_cancelled = false;
     bool m_cancel_requested = false;
     resume_node m_wake; ///< resumes the coroutine awaiting the future, if any
+    /// The node the work posts when it completes, if it resumes the awaiting
+    /// coroutine itself: debug mode names the task it resumes.
+    loop_node* m_completion = nullptr;
 
     virtual result_slot<R>& result() noexcept = 0;
 
@@ -75,12 +95,15 @@ protected:
     virtual bool completion_follows_withdrawal() const noexcept { return false; }
 
 private:
-    void finish() noexcept {
+    void mark_done() noexcept {
         m_done = true;
         if (m_cancel_requested) {
             m_cancelled = true;
             result().set_exception(std::make_exception_ptr(cancelled_error()));
         }
+    }
+    void finish() noexcept {
+        mark_done();
         if (m_wake.m_coroutine) loop_access::schedule(*m_event_loop, &m_wake);
     }
 
@@ -95,22 +118,31 @@ public:
     using result_type = typename Operation::result_type;
 
     template <class Call>
-    explicit future_operation(Call&& call) : Operation(std::forward<Call>(call), &on_complete) {}
+    explicit future_operation(Call&& call) : Operation(std::forward<Call>(call), &on_complete) {
+        this->m_completion = static_cast<Operation*>(this);
+    }
 
     result_slot<result_type>& result() noexcept override { return Operation::m_result; }
+
+    // From the frame cache, as task frames are: a busy loop reuses the memory
+    // of finished calls instead of allocating (detail/loop/frame_cache.hpp).
+    static void* operator new(std::size_t size) { return frame_cache::local().allocate(size); }
+    static void operator delete(void* state, std::size_t size) noexcept {
+        frame_cache::local().deallocate(state, size);
+    }
 
 private:
     bool withdraw() noexcept override { return Operation::withdraw(); }
     void request_stop() noexcept override { Operation::request_stop(); }
 
     static void on_complete(loop_node* node) noexcept {
-        static_cast<future_operation*>(static_cast<Operation*>(node))->work_completed();
+        static_cast<future_operation*>(static_cast<Operation*>(node))->work_completed_on_loop();
     }
 };
 
 } // namespace detail
 
-/// The result of `run_in_executor`: the work is already running.
+/// The result of `run_in_executor`: the work is submitted (see run_in_executor).
 ///
 /// `co_await` yields the value or rethrows the exception (once). Dropping the
 /// future does not stop the work. `cancel()` withdraws work still queued at
@@ -181,6 +213,7 @@ public:
         void await_suspend(std::coroutine_handle<Promise> awaiting) {
             m_state->m_wake.m_coroutine = awaiting;
             m_state->m_wake.m_task = detail::task_of(awaiting);
+            if (m_state->m_completion) m_state->m_completion->m_task = m_state->m_wake.m_task;
             begin_wait(m_state->m_wake.m_task);
         }
 

@@ -197,8 +197,7 @@ auto event_loop::run_in_executor(Executor&& executor, F&& f, Args&&... args) {
                 pool = &executor;
             }
             thread_pool_executor& target = pool ? *pool : default_executor();
-            auto* state = new detail::future_operation<
-                detail::pool_operation<call, detail::submission::immediate>>(
+            auto* state = new detail::future_operation<detail::pool_operation<call>>(
                 call(std::forward<F>(f), std::forward<Args>(args)...));
             return detail::start_future<result>(*this, state,
                                                 [&] { return state->start(target, *this); });
@@ -216,10 +215,16 @@ auto event_loop::run_in_executor(Executor&& executor, F&& f, Args&&... args) {
     }
 }
 
-/// Starts `f(args...)` on `executor` at once and returns a `future` (asyncio's
+/// Submits `f(args...)` to `executor` and returns a `future` at once (asyncio's
 /// loop.run_in_executor). `executor` is a `thread_pool_executor`, any object
 /// with `execute(f)`, a pointer to one, or `nullptr` for the running loop's
 /// default executor. The work runs even if the future is dropped.
+///
+/// On a thread pool, from the loop's own thread, the call reaches the pool at
+/// the end of the current loop iteration — when the calling coroutine next
+/// suspends — together with every other call submitted in it (one lock, one
+/// wake-up); a `shutdown()` of the pool from the loop thread hands them over
+/// first. Never block the loop thread waiting for the call to start.
 ///
 ///     auto f = unblock::run_in_executor(nullptr, blocking_task);
 ///     co_await f;

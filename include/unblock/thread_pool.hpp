@@ -769,6 +769,8 @@ thread_pool_executor::thread_start_error(const detail::thread_pool_state& s) noe
 }
 
 inline void thread_pool_executor::shutdown(bool wait, bool cancel_futures) {
+    if (detail::t_deferred_work.m_flush)
+        detail::t_deferred_work.m_flush(detail::t_deferred_work.m_owner);
     detail::thread_pool_state& s = *m_state;
     detail::work_queue abandoned;
     std::list<detail::thread_pool_state::worker> workers;

@@ -17,21 +17,12 @@
 
 namespace unblock::detail {
 
-/// When a pool operation reaches its pool.
-enum class submission {
-    /// At the end of the loop iteration, with everything else submitted in it,
-    /// under one lock (to_thread: the awaiting coroutine is suspended anyway).
-    end_of_iteration,
-    /// At once (run_in_executor: asyncio submits before it returns).
-    immediate,
-};
-
 /// An operation on a `thread_pool_executor`: the node is queued intrusively
 /// and can be withdrawn while it waits.
 ///
 /// The owner sets the loop node's function (what "complete" means for it) and
 /// keeps the operation alive until that function has run on the loop.
-template <class Call, submission When = submission::end_of_iteration>
+template <class Call>
 class pool_operation : public work_item, public loop_node {
 public:
     using result_type = typename Call::result_type;
@@ -41,14 +32,19 @@ public:
 
     /// Queues the call; returns false (a pool never completes synchronously).
     /// Throws what the pool throws (shut down, broken); then nothing was queued.
+    ///
+    /// From the thread running `loop`, the call reaches the pool at the end of
+    /// the loop iteration (or when the pool is shut down from this thread, if
+    /// sooner), with everything else submitted in it: one lock and one wake-up
+    /// for all of them instead of one each. From elsewhere, at once.
     bool start(thread_pool_executor& pool, event_loop& loop) { // bool: as executor_operation's
         m_loop = &loop;
         m_pool = &pool;
-        if constexpr (When == submission::immediate) {
-            pool.post(this);
-        } else {
+        if (t_running_loop == &loop) {
             pool.throw_if_closed();
             loop_access::defer_work(loop, pool, this);
+        } else {
+            pool.post(this);
         }
         return false;
     }

@@ -51,6 +51,16 @@ inline void work_done() noexcept {
     if (work_done_hook* hook = std::exchange(t_work_done, nullptr)) hook->m_on_done(hook);
 }
 
+/// Work a thread holds back to hand to a pool in one batch (a running event
+/// loop collects its iteration's submissions). A pool being shut down from
+/// that thread flushes it first, so work submitted before the shutdown is
+/// queued before it, as if it had been posted at once.
+struct deferred_work_flush {
+    void (*m_flush)(void* owner) noexcept = nullptr;
+    void* m_owner = nullptr;
+};
+constinit inline thread_local deferred_work_flush t_deferred_work = {};
+
 /// A FIFO of work items with O(1) removal from the middle (for withdrawal).
 /// Not synchronised: the pool guards it with its mutex.
 class work_queue {
