@@ -138,8 +138,10 @@ public:
         bool debug = debug_from_environment();
         clock::duration slow_callback_duration = std::chrono::milliseconds(100);
         /// With offloaded work in flight and nothing else to do, the loop
-        /// spins this long for the completion before it sleeps: a quick call
-        /// then returns without a ~11 µs wake-up. Never spins while idle.
+        /// spins up to this long for the completion before it sleeps: a quick
+        /// call then returns without a ~11 µs wake-up. Never spins while idle,
+        /// and spins less, then not at all, while spins keep timing out (long
+        /// calls, or more busy threads than cores); 0 turns it off.
         clock::duration offload_spin = std::chrono::microseconds(50);
     };
 
@@ -364,6 +366,7 @@ private:
     }
 
     std::size_t m_offloads_in_flight = 0; ///< counted by detail::offload_token
+    detail::adaptive_spin m_offload_spin; ///< waiting for a completion: spin while it pays
     detail::work_queue m_deferred_work;   ///< submitted during this iteration, for m_deferred_pool
     thread_pool_executor* m_deferred_pool = nullptr;
     std::shared_ptr<thread_pool_executor> m_default_executor;
@@ -448,7 +451,8 @@ inline void event_loop::run_once() {
     if (m_ready.empty()) {
         flush_deferred_work();
         if (m_offloads_in_flight > 0 &&
-            detail::spin_until([this] { return m_inbox.has_posts(); }, m_options.offload_spin)) {
+            m_offload_spin.spin_until([this] { return m_inbox.has_posts(); },
+                                      m_options.offload_spin)) {
             return; // a completion arrived while spinning
         }
         // About to sleep: cached frames go back to the allocator (detail/frame_cache.hpp).
