@@ -21,6 +21,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -184,6 +185,13 @@ int fork_helper_then_abort(std::string pid_path) {
     std::abort();
 }
 
+std::vector<char> bytes(int n) { return std::vector<char>(static_cast<std::size_t>(n), 'x'); }
+int size_of(std::vector<char> v) { return static_cast<int>(v.size()); }
+
+/// A type whose encoding runs out of memory.
+struct hungry {};
+int eat(hungry) { return 0; }
+
 task<int> plus_one(int x) { co_return x + 1; }
 
 /// unblock::run inside a worker.
@@ -198,6 +206,16 @@ bool sees_running_loop(int) {
         return false;
     }
 }
+
+} // namespace
+
+template <>
+struct unblock::codec<hungry> {
+    static void encode(byte_writer&, const hungry&) { throw std::bad_alloc(); }
+    static hungry decode(byte_reader&) { return {}; }
+};
+
+namespace {
 
 void require_usable(process_pool_executor& pool) {
     auto f = pool.submit(&add, 20, 22);
@@ -342,5 +360,32 @@ TEST_CASE("process reliability: a replacement that cannot start yet neither brea
     REQUIRE(ready(running));
     CHECK(running.get() == 7);
     require_usable(pool);
+    require_usable(pool);
+}
+
+TEST_CASE("process reliability: calls and results over max_frame_bytes fail with "
+          "serialization_error and the pool keeps working",
+          "[process_pool]") {
+    process_pool_executor::options opts;
+    opts.max_workers = 1;
+    opts.max_frame_bytes = 1 << 20;
+    process_pool_executor pool(opts);
+    auto big_result = pool.submit(&bytes, 2 << 20);
+    CHECK(failure_of<unblock::serialization_error>(big_result).find("max_frame_bytes") !=
+          std::string::npos);
+    require_usable(pool);
+    auto big_argument = pool.submit(&size_of, std::vector<char>(2 << 20, 'y'));
+    CHECK(failure_of<unblock::serialization_error>(big_argument).find("max_frame_bytes") !=
+          std::string::npos);
+    auto fits = pool.submit(&bytes, 1000);
+    REQUIRE(ready(fits));
+    CHECK(fits.get().size() == 1000);
+    CHECK(pool.stats().crashed == 0);
+}
+
+TEST_CASE("process reliability: running out of memory while encoding an argument is bad_alloc",
+          "[process_pool]") {
+    process_pool_executor pool(1);
+    CHECK_THROWS_AS(pool.start([] {}, &eat, hungry{}), std::bad_alloc);
     require_usable(pool);
 }
