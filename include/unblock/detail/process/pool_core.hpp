@@ -531,6 +531,9 @@ private:
                     how = "unknown status (" + error_text(std::current_exception()) + ")";
                 }
             }
+            if (!w->kill_reason.empty()) {
+                how = "the pool killed it: " + w->kill_reason; // not the SIGKILL it sent
+            }
             std::shared_ptr<process_call_base> call;
             bool claimed = false;
             bool in_initializer = false;
@@ -553,19 +556,13 @@ private:
             }
             if (claimed) {
                 const std::string next = replaced ? "; a replacement is starting" : "";
-                if (w->kill_reason.empty()) {
-                    call->complete_error(process_make_error<worker_crashed_error>(
-                        "unblock::process_pool_executor: the worker process (pid " +
-                        std::to_string(pid) + ") died while running the call: " + how + next));
-                } else {
-                    const std::string what =
-                        "unblock::process_pool_executor: the pool killed the worker process "
-                        "(pid " +
-                        std::to_string(pid) + ") running the call: " + w->kill_reason + next;
-                    call->complete_error(w->kill_fails_codec
-                                             ? process_make_error<serialization_error>(what)
-                                             : process_make_error<worker_crashed_error>(what));
-                }
+                const std::string what = "unblock::process_pool_executor: the worker process "
+                                         "(pid " +
+                                         std::to_string(pid) +
+                                         ") died while running the call: " + how + next;
+                call->complete_error(w->kill_fails_codec
+                                         ? process_make_error<serialization_error>(what)
+                                         : process_make_error<worker_crashed_error>(what));
             }
             if (in_initializer) {
                 break_pool("unblock::process_pool_executor: the worker initializer failed (the "
