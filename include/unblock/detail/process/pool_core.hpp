@@ -532,8 +532,9 @@ private:
                 }
             }
             if (!w->kill_reason.empty()) {
-                how = "the pool killed it: " + w->kill_reason; // not the SIGKILL it sent
+                how = "killed by the pool because " + w->kill_reason; // not "signal 9"
             }
+            const bool fails_codec = w->kill_fails_codec;
             std::shared_ptr<process_call_base> call;
             bool claimed = false;
             bool in_initializer = false;
@@ -560,14 +561,13 @@ private:
                                          "(pid " +
                                          std::to_string(pid) +
                                          ") died while running the call: " + how + next;
-                call->complete_error(w->kill_fails_codec
-                                         ? process_make_error<serialization_error>(what)
-                                         : process_make_error<worker_crashed_error>(what));
+                call->complete_error(fails_codec ? process_make_error<serialization_error>(what)
+                                                 : process_make_error<worker_crashed_error>(what));
             }
             if (in_initializer) {
                 break_pool("unblock::process_pool_executor: the worker initializer failed (the "
-                           "worker process died with " +
-                           how + " before it was ready); the pool is broken and runs no more work");
+                           "worker process ended before it was ready: " +
+                           how + "); the pool is broken and runs no more work");
             }
             if (m_server.gone()) {
                 break_pool("unblock::process_pool_executor: the fork server died; the pool is "
