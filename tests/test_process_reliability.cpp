@@ -335,7 +335,10 @@ TEST_CASE("process reliability: a replacement that cannot start yet neither brea
     auto running = pool.submit(&block_on, started, go);
     REQUIRE(wait_signal(started));
 
-    // No free fd below the limit: the pool cannot make a socket for a replacement.
+    // No free fd below the limit: making a socket for a replacement fails
+    // until the dead worker's fds are closed (only the socket before pidfds:
+    // one fd, not the two a socketpair needs). Not lower: poll() refuses more
+    // fds than the limit. Retrying after back-off is tested with a hook below.
     rlimit saved{};
     REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
     int lowest_free = 0;
@@ -355,12 +358,18 @@ TEST_CASE("process reliability: a replacement that cannot start yet neither brea
     CHECK(crash_reported);
     REQUIRE_FALSE(running_failed); // else its worker is gone and nobody would read `go`
     const std::string what = failure_of<unblock::worker_crashed_error>(crashed);
+    CHECK(what.find("a replacement is starting") != std::string::npos);
     CHECK(what.find("replaced it") == std::string::npos);
     release(go);
     REQUIRE(ready(running));
     CHECK(running.get() == 7);
     require_usable(pool);
-    require_usable(pool);
+    // The retry starts the replacement (back-off at most ~1.3 s per attempt).
+    const auto deadline = std::chrono::steady_clock::now() + patience;
+    while (pool.stats().workers != 2 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(1ms); // polling an observable condition, not timing
+    }
+    CHECK(pool.stats().workers == 2);
 }
 
 TEST_CASE("process reliability: calls and results over max_frame_bytes fail with "
@@ -388,4 +397,47 @@ TEST_CASE("process reliability: running out of memory while encoding an argument
     process_pool_executor pool(1);
     CHECK_THROWS_AS(pool.start([] {}, &eat, hungry{}), std::bad_alloc);
     require_usable(pool);
+}
+
+TEST_CASE("process reliability: refused worker starts are retried while other workers run",
+          "[process_pool]") {
+    temp_dir dir;
+    const std::string started = dir.fifo("started");
+    const std::string go = dir.fifo("go");
+    process_pool_executor pool(2);
+    auto running = pool.submit(&block_on, started, go);
+    REQUIRE(wait_signal(started));
+    unblock::detail::process_fault_injection::refused_spawns = 3; // fork() says EAGAIN 3 times
+    auto crashed = pool.submit(&die);
+    const std::string what = failure_of<unblock::worker_crashed_error>(crashed);
+    CHECK(what.find("a replacement is starting") != std::string::npos);
+    // Two workers again after the refusals (back-off 10 + 20 + 40 ms).
+    const auto deadline = std::chrono::steady_clock::now() + patience;
+    while (pool.stats().workers != 2 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(1ms); // polling an observable condition, not timing
+    }
+    CHECK(pool.stats().workers == 2);
+    CHECK(unblock::detail::process_fault_injection::refused_spawns == 0);
+    release(go);
+    REQUIRE(ready(running));
+    CHECK(running.get() == 7);
+    require_usable(pool);
+}
+
+TEST_CASE("process reliability: a pool whose last worker cannot be replaced breaks",
+          "[process_pool]") {
+    process_pool_executor pool(1);
+    unblock::detail::process_fault_injection::refused_spawns = 1000;
+    auto crashed = pool.submit(&die);
+    static_cast<void>(failure_of<unblock::worker_crashed_error>(crashed));
+    std::string what;
+    try {
+        auto queued = pool.submit(&add, 1, 2); // waits through the retries, then fails
+        what = failure_of<unblock::broken_executor_error>(queued);
+    } catch (const unblock::broken_executor_error& e) {
+        what = e.what(); // broken before the submission
+    }
+    unblock::detail::process_fault_injection::refused_spawns = 0;
+    CHECK(what.find("could not start a worker process") != std::string::npos);
+    CHECK_THROWS_AS(pool.submit(&add, 1, 2), unblock::broken_executor_error);
 }

@@ -28,12 +28,14 @@
 #include "fd.hpp"
 #include "worker.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <system_error>
 
 #include <signal.h>
 #include <sys/socket.h>
@@ -42,6 +44,12 @@
 #include <unistd.h>
 
 namespace unblock::detail {
+
+/// Test hook: the next `refused_spawns` worker starts fail as if the fork
+/// server's fork() said EAGAIN. relaxed: a counter, it publishes nothing.
+struct process_fault_injection {
+    static inline std::atomic<int> refused_spawns{0};
+};
 
 /// A request to the fork server.
 struct process_server_request {
@@ -100,6 +108,11 @@ public:
     /// Forks a worker serving on `worker_end` (which the caller still closes).
     /// Returns its pid; throws `std::system_error` on failure.
     pid_t spawn(int worker_end) {
+        if (process_fault_injection::refused_spawns.load(std::memory_order_relaxed) > 0) {
+            process_fault_injection::refused_spawns.fetch_sub(1, std::memory_order_relaxed);
+            throw std::system_error(EAGAIN, std::generic_category(),
+                                    "unblock::process_pool_executor: fork() of a worker failed");
+        }
         process_server_request req{process_server_request::op::spawn, 0, 0};
         process_server_message message(req);
         msghdr& msg = message.msg;

@@ -223,7 +223,11 @@ public:
                 }
             }
             if (::poll(fds.data(), fds.size(), poll_timeout_ms()) < 0) {
-                continue; // EINTR
+                if (errno != EINTR) {
+                    // EINVAL: more fds than RLIMIT_NOFILE (lowered meanwhile); do not spin.
+                    ::poll(nullptr, 0, 10);
+                }
+                continue;
             }
             if (fds[0].revents != 0) {
                 char drain[64];
