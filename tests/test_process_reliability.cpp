@@ -328,6 +328,13 @@ TEST_CASE("process reliability: a worker of a pool built inside a coroutine has 
 TEST_CASE("process reliability: a replacement that cannot start yet neither breaks the pool nor "
           "fails a running call",
           "[process_pool]") {
+#if defined(UNBLOCK_SANITIZER_ADDRESS)
+    // UBSan's vptr check probes memory through a pipe; with no fd left it
+    // reports valid objects as invalid. The retry is also tested by the hook
+    // tests below, which run everywhere.
+    WARN("skipped under AddressSanitizer+UBSan: its runtime needs free fds");
+    return;
+#endif
     temp_dir dir;
     const std::string started = dir.fifo("started");
     const std::string go = dir.fifo("go");
