@@ -397,6 +397,8 @@ TEST_CASE("process reliability: calls and results over max_frame_bytes fail with
     REQUIRE(ready(fits));
     CHECK(fits.get().size() == 1000);
     CHECK(pool.stats().crashed == 0);
+    opts.max_frame_bytes = 100; // no room for an error report
+    CHECK_THROWS_AS(process_pool_executor(opts), std::invalid_argument);
 }
 
 TEST_CASE("process reliability: running out of memory while encoding an argument is bad_alloc",

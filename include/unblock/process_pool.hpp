@@ -145,7 +145,8 @@ public:
         /// Run once in each worker before its first call; throwing or exiting
         /// breaks the pool.
         void (*initializer)() = nullptr;
-        /// Largest encoded call or result, in bytes. A call whose arguments
+        /// Largest encoded call or result, in bytes (at least 4096; smaller
+        /// throws `std::invalid_argument`). A call whose arguments
         /// encode to more fails with `serialization_error` in the caller, a
         /// larger result with `serialization_error` from the worker; a worker
         /// announcing more is killed (`worker_crashed_error`). Bounds what a
@@ -322,8 +323,15 @@ private:
             throw std::invalid_argument(
                 "unblock::process_pool_executor: max_workers must be at least 1");
         }
+        if (opts.max_frame_bytes < min_frame_bytes) {
+            throw std::invalid_argument("unblock::process_pool_executor: max_frame_bytes must be "
+                                        "at least 4096 (room for an error report)");
+        }
         return opts;
     }
+
+    /// Smallest `max_frame_bytes`: a worker's error reports must fit.
+    static constexpr std::uint64_t min_frame_bytes = 4096;
 
     /// The compile-time checks, each with a message that says what to do.
     template <class F, class... Args>

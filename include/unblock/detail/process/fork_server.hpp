@@ -198,9 +198,12 @@ private:
             if (!receive(ctl_fd, req, fd)) {
                 break;
             }
+            const bool got_fd = fd >= 0;
             fd = process_above_stdio(fd); // stdio may be closed: keep 0-2 for it
             std::int64_t reply = -EINVAL;
-            if (req.operation == process_server_request::op::spawn && fd >= 0) {
+            if (got_fd && fd < 0) {
+                reply = -errno; // EMFILE: the spawn is retried
+            } else if (req.operation == process_server_request::op::spawn && fd >= 0) {
                 if (count == capacity) {
                     reply = -EAGAIN;
                 } else {

@@ -111,7 +111,7 @@ inline int process_worker_loop(int fd, void (*initializer)(), std::uint64_t max_
             frame = byte_writer(); // free it before building the error
             try {
                 throw serialization_error(
-                    "unblock::process_pool_executor: the result encodes to " +
+                    "unblock::process_pool_executor: the result (or exception) encodes to " +
                     std::to_string(bytes) + " bytes, more than options::max_frame_bytes (" +
                     std::to_string(max_frame) + "); raise max_frame_bytes or return less");
             } catch (...) {
