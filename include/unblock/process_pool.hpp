@@ -59,10 +59,19 @@
 ///   same `what()`; any other exception as `remote_error` naming the type.
 /// - A worker that dies (signal, `exit`, `abort`) while running a call fails
 ///   that call with `worker_crashed_error` ("exit code N" / "signal N
-///   (SIGNAME)"); the pool starts a replacement and carries on.
+///   (SIGNAME)"), also when a process it forked still holds its socket; the
+///   pool starts a replacement and carries on. A replacement that cannot
+///   start yet (EAGAIN, EMFILE) is retried with back-off; the pool breaks
+///   only when it has no worker left and starting one keeps failing.
 /// - Codec failures: `serialization_error` (encode in the caller: thrown by
 ///   `start()`, stored in the future by `submit()`; decode in the worker,
 ///   encode of the result in the worker, decode of the result: stored).
+///   Running out of memory while encoding is `std::bad_alloc`, not a codec
+///   failure. A call or result over `options::max_frame_bytes` (default
+///   1 GiB) is a `serialization_error`.
+/// - A worker that breaks the protocol (writes to the pool's socket, which
+///   it inherited) is killed by the pool and replaced; its call fails with
+///   `worker_crashed_error` saying why. The pool keeps working.
 /// - An `initializer` that throws or exits breaks the pool: queued and
 ///   running calls fail with `broken_executor_error`, and so does every later
 ///   `start()`/`submit()` (thrown).
@@ -90,6 +99,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <future>
@@ -97,6 +107,7 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -134,6 +145,13 @@ public:
         /// Run once in each worker before its first call; throwing or exiting
         /// breaks the pool.
         void (*initializer)() = nullptr;
+        /// Largest encoded call or result, in bytes (at least 4096; smaller
+        /// throws `std::invalid_argument`). A call whose arguments
+        /// encode to more fails with `serialization_error` in the caller, a
+        /// larger result with `serialization_error` from the worker; a worker
+        /// announcing more is killed (`worker_crashed_error`). Bounds what a
+        /// misbehaving worker can make the parent allocate.
+        std::uint64_t max_frame_bytes = detail::process_default_max_frame;
     };
 
     /// A pool with default options.
@@ -150,7 +168,7 @@ public:
         : m_options(validated(opts)),
           m_core(std::make_shared<detail::process_pool_core>(
               detail::process_pool_config{m_options.max_workers, m_options.max_tasks_per_child,
-                                          m_options.initializer})),
+                                          m_options.initializer, m_options.max_frame_bytes})),
           m_thread([core = m_core] { core->run(); }),
           m_io_thread(m_thread.get_id()) {}
 
@@ -305,8 +323,15 @@ private:
             throw std::invalid_argument(
                 "unblock::process_pool_executor: max_workers must be at least 1");
         }
+        if (opts.max_frame_bytes < min_frame_bytes) {
+            throw std::invalid_argument("unblock::process_pool_executor: max_frame_bytes must be "
+                                        "at least 4096 (room for an error report)");
+        }
         return opts;
     }
+
+    /// Smallest `max_frame_bytes`: a worker's error reports must fit.
+    static constexpr std::uint64_t min_frame_bytes = 4096;
 
     /// The compile-time checks, each with a message that says what to do.
     template <class F, class... Args>
@@ -342,6 +367,14 @@ private:
                 info::encode_arguments(frame, std::forward<Args>(args)...);
             } catch (...) {
                 detail::process_rethrow_as_serialization("encoding the arguments failed");
+            }
+            if (detail::process_payload_bytes(frame) > m_options.max_frame_bytes) {
+                throw serialization_error(
+                    "unblock::process_pool_executor: the arguments encode to " +
+                    std::to_string(detail::process_payload_bytes(frame)) +
+                    " bytes, more than options::max_frame_bytes (" +
+                    std::to_string(m_options.max_frame_bytes) +
+                    "); raise max_frame_bytes or pass less");
             }
             detail::process_end_frame(frame);
             call->m_request = frame.release();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace unblock {
@@ -27,6 +28,7 @@ struct process_pool_config {
     std::size_t max_workers = 1;
     std::size_t max_tasks_per_child = 0;
     void (*initializer)() = nullptr;
+    std::uint64_t max_frame_bytes = std::uint64_t{1} << 30; ///< see options::max_frame_bytes
 };
 
 } // namespace unblock::detail

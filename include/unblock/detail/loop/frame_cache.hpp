@@ -119,6 +119,13 @@ public:
         m_cached_bytes = 0;
     }
 
+    /// Forgets the loops of the thread this process was forked from: a fork
+    /// has no loop running, whatever the forking thread had.
+    void reset_after_fork() noexcept {
+        release();
+        m_users = 0;
+    }
+
     /// How many blocks wait for reuse (for tests).
     [[nodiscard]] std::size_t cached_blocks() const noexcept { return m_cached; }
 

@@ -12,12 +12,21 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <new>
 #include <utility>
 #include <vector>
 
 #include <sys/socket.h>
 
 namespace unblock::detail {
+
+/// What `process_channel::read_some` found.
+enum class process_read_status {
+    open,       ///< read what there was; the worker may send more
+    closed,     ///< EOF or a socket error: the worker is gone
+    bad_header, ///< not a header of the protocol, or a length over the limit
+    no_memory,  ///< the announced payload could not be allocated
+};
 
 /// The pool's end of a worker socket: sends one frame at a time and
 /// reassembles incoming frames, never blocking and never raising SIGPIPE.
@@ -26,7 +35,8 @@ namespace unblock::detail {
 class process_channel {
 public:
     process_channel() = default;
-    explicit process_channel(unique_fd fd) noexcept : m_fd(std::move(fd)) {}
+    process_channel(unique_fd fd, std::uint64_t max_frame) noexcept
+        : m_fd(std::move(fd)), m_max_frame(max_frame) {}
 
     [[nodiscard]] int fd() const noexcept { return m_fd.get(); }
 
@@ -61,9 +71,11 @@ public:
 
     /// Reads what is available, up to `budget` bytes (fairness between
     /// workers), and passes each complete payload to `on_frame`, which returns
-    /// false to stop reading. False on EOF, error or a malformed header.
+    /// false to stop reading. After `bad_header` or `no_memory` the stream
+    /// cannot be resynchronised: `rejected_length()` says what was announced.
     template <class OnFrame>
-    [[nodiscard]] bool read_some(OnFrame&& on_frame, std::size_t budget = std::size_t{16} << 20) {
+    [[nodiscard]] process_read_status read_some(OnFrame&& on_frame,
+                                                std::size_t budget = std::size_t{16} << 20) {
         while (budget != 0) {
             std::byte* target;
             std::size_t want;
@@ -79,10 +91,10 @@ public:
                 continue;
             }
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                return true;
+                return process_read_status::open;
             }
             if (n <= 0) {
-                return false; // EOF or error: the worker is gone
+                return process_read_status::closed;
             }
             const auto got = static_cast<std::size_t>(n);
             budget -= got;
@@ -90,11 +102,17 @@ public:
                 m_header_got += got;
                 if (m_header_got == m_header.size()) {
                     std::uint64_t length = 0;
-                    std::memcpy(&length, m_header.data(), sizeof length);
-                    if (length == 0 || length > process_max_frame) {
-                        return false; // protocol violation
+                    const bool ours = process_parse_header(m_header.data(), length);
+                    m_rejected_length = length;
+                    if (!ours || length == 0 || length > m_max_frame) {
+                        m_rejected_foreign = !ours;
+                        return process_read_status::bad_header;
                     }
-                    m_payload.resize(static_cast<std::size_t>(length));
+                    try {
+                        m_payload.resize(static_cast<std::size_t>(length));
+                    } catch (const std::bad_alloc&) {
+                        return process_read_status::no_memory;
+                    }
                     m_payload_got = 0;
                     m_in_payload = true;
                 }
@@ -104,16 +122,28 @@ public:
                     m_in_payload = false;
                     m_header_got = 0;
                     if (!on_frame(std::exchange(m_payload, {}))) {
-                        return true;
+                        return process_read_status::open;
                     }
                 }
             }
         }
-        return true;
+        return process_read_status::open;
     }
+
+    /// The length the rejected header announced.
+    [[nodiscard]] std::uint64_t rejected_length() const noexcept { return m_rejected_length; }
+
+    /// Whether the rejected header was not the protocol's at all.
+    [[nodiscard]] bool rejected_foreign() const noexcept { return m_rejected_foreign; }
+
+    /// The largest payload accepted.
+    [[nodiscard]] std::uint64_t max_frame() const noexcept { return m_max_frame; }
 
 private:
     unique_fd m_fd;
+    std::uint64_t m_max_frame = process_default_max_frame;
+    std::uint64_t m_rejected_length = 0;
+    bool m_rejected_foreign = false;
     std::size_t m_sent = 0; ///< bytes of the current outgoing frame sent
     std::array<std::byte, process_header_bytes> m_header{};
     std::size_t m_header_got = 0;

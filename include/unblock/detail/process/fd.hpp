@@ -131,6 +131,40 @@ inline void process_reset_signals() noexcept {
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
+/// The lowest fd the pool's own descriptors may use. A program started with
+/// stdin/stdout/stderr closed gets 0-2 from socketpair(); there a copy would
+/// be kept by every later fork server as if it were stdio, and a worker's
+/// printf would write into the pool's protocol.
+inline constexpr int process_lowest_fd = 3;
+
+/// `fd` if it is above stdio, else a close-on-exec copy above it (the
+/// original closed). -1 stays -1; on failure, -1 with errno set.
+/// Async-signal-safe.
+[[nodiscard]] inline int process_above_stdio(int fd) noexcept {
+    if (fd < 0 || fd >= process_lowest_fd) {
+        return fd;
+    }
+    const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, process_lowest_fd);
+    const int saved = errno;
+    ::close(fd);
+    errno = saved;
+    return moved;
+}
+
+/// A connected AF_UNIX stream socketpair, both ends close-on-exec and above
+/// stdio. Throws `std::system_error`.
+inline void process_socketpair(unique_fd& a, unique_fd& b) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        throw process_os_error("socketpair() failed");
+    }
+    a.reset(process_above_stdio(sv[0]));
+    b.reset(process_above_stdio(sv[1]));
+    if (a.get() < 0 || b.get() < 0) {
+        throw process_os_error("fcntl(F_DUPFD_CLOEXEC) failed");
+    }
+}
+
 /// Sets O_NONBLOCK on `fd`.
 inline void process_set_nonblocking(int fd) {
     const int flags = ::fcntl(fd, F_GETFL);

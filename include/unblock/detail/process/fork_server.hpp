@@ -17,18 +17,25 @@
 ///   it; replies with the wait status or -errno. Only the server can reap its
 ///   children, so a pid is never signalled after it could have been reused.
 /// On EOF of the control socket (the pool stopped, or its process died) it
-/// kills and reaps every worker it still has and exits.
+/// kills and reaps every worker it still has and exits. The pool stops it by
+/// shutting the socket down, not just closing it: a child the program forked
+/// meanwhile may hold a copy of the pool's end, which would keep it open.
+/// Every fd the pool or the server makes lives above 2 (process_above_stdio).
+
 #pragma once
 
+#include "../../process_pool_stats.hpp"
 #include "fd.hpp"
 #include "worker.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <system_error>
 
 #include <signal.h>
 #include <sys/socket.h>
@@ -37,6 +44,12 @@
 #include <unistd.h>
 
 namespace unblock::detail {
+
+/// Test hook: the next `refused_spawns` worker starts fail as if the fork
+/// server's fork() said EAGAIN. relaxed: a counter, it publishes nothing.
+struct process_fault_injection {
+    static inline std::atomic<int> refused_spawns{0};
+};
 
 /// A request to the fork server.
 struct process_server_request {
@@ -67,16 +80,12 @@ struct process_server_message {
 /// Not thread-safe: after construction only the pool's I/O thread uses it.
 class process_fork_server {
 public:
-    /// Forks the server. `max_children` bounds the workers it tracks at once.
-    /// Throws `std::system_error` if the socket or the fork fails.
-    process_fork_server(std::size_t max_children, void (*initializer)())
-        : m_children(new pid_t[max_children + 1]) {
-        int sv[2];
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-            throw process_os_error("socketpair() failed");
-        }
-        m_ctl.reset(sv[0]);
-        unique_fd child_end(sv[1]);
+    /// Forks the server; it tracks up to `config.max_workers + 1` workers at
+    /// once. Throws `std::system_error` if the socket or the fork fails.
+    explicit process_fork_server(const process_pool_config& config)
+        : m_children(new pid_t[config.max_workers + 1]) {
+        unique_fd child_end;
+        process_socketpair(m_ctl, child_end);
         // Whatever is buffered now would otherwise be printed again by every
         // worker that flushes.
         std::fflush(stdout);
@@ -86,7 +95,8 @@ public:
             throw process_os_error("fork() of the fork server failed");
         }
         if (pid == 0) {
-            serve(child_end.get(), m_children.get(), max_children + 1, initializer);
+            serve(child_end.get(), m_children.get(), config.max_workers + 1, config.initializer,
+                  config.max_frame_bytes);
         }
         m_pid = pid;
     }
@@ -98,6 +108,11 @@ public:
     /// Forks a worker serving on `worker_end` (which the caller still closes).
     /// Returns its pid; throws `std::system_error` on failure.
     pid_t spawn(int worker_end) {
+        if (process_fault_injection::refused_spawns.load(std::memory_order_relaxed) > 0) {
+            process_fault_injection::refused_spawns.fetch_sub(1, std::memory_order_relaxed);
+            throw std::system_error(EAGAIN, std::generic_category(),
+                                    "unblock::process_pool_executor: fork() of a worker failed");
+        }
         process_server_request req{process_server_request::op::spawn, 0, 0};
         process_server_message message(req);
         msghdr& msg = message.msg;
@@ -124,12 +139,16 @@ public:
             read_reply("unblock::process_pool_executor: waitpid() of a worker failed"));
     }
 
+    /// Whether the server stopped answering (it died, or the socket broke).
+    [[nodiscard]] bool gone() const noexcept { return m_gone; }
+
     /// Stops the server (it kills and reaps the workers it still has) and
     /// reaps it. Idempotent.
     void stop() noexcept {
         if (m_pid <= 0) {
             return;
         }
+        ::shutdown(m_ctl.get(), SHUT_RDWR); // EOF for the server, whoever holds copies
         m_ctl.reset();
         int status = 0;
         while (::waitpid(m_pid, &status, 0) < 0 && errno == EINTR) {
@@ -138,7 +157,8 @@ public:
     }
 
 private:
-    [[noreturn]] static void throw_server_gone() {
+    [[noreturn]] void throw_server_gone() {
+        m_gone = true;
         throw std::system_error(EPIPE, std::generic_category(),
                                 "unblock::process_pool_executor: the fork server is gone");
     }
@@ -155,7 +175,7 @@ private:
     /// The server's main loop (runs in the forked child; never returns).
     /// Async-signal-safe: see the file comment.
     [[noreturn]] static void serve(int ctl, pid_t* children, std::size_t capacity,
-                                   void (*initializer)()) noexcept {
+                                   void (*initializer)(), std::uint64_t max_frame) noexcept {
         process_reset_signals();
         constexpr int ctl_fd = 3;
         if (ctl != ctl_fd) {
@@ -178,15 +198,19 @@ private:
             if (!receive(ctl_fd, req, fd)) {
                 break;
             }
+            const bool got_fd = fd >= 0;
+            fd = process_above_stdio(fd); // stdio may be closed: keep 0-2 for it
             std::int64_t reply = -EINVAL;
-            if (req.operation == process_server_request::op::spawn && fd >= 0) {
+            if (got_fd && fd < 0) {
+                reply = -errno; // EMFILE: the spawn is retried
+            } else if (req.operation == process_server_request::op::spawn && fd >= 0) {
                 if (count == capacity) {
                     reply = -EAGAIN;
                 } else {
                     const pid_t pid = ::fork();
                     if (pid == 0) {
                         ::close(ctl_fd);
-                        process_worker_main(fd, initializer);
+                        process_worker_main(fd, initializer, max_frame);
                     }
                     reply = pid < 0 ? -errno : pid;
                     if (pid > 0) {
@@ -245,6 +269,7 @@ private:
     std::unique_ptr<pid_t[]> m_children; // the server's copy tracks its live workers
     unique_fd m_ctl;
     pid_t m_pid = -1;
+    bool m_gone = false;
 };
 
 } // namespace unblock::detail

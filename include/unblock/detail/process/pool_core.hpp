@@ -9,10 +9,18 @@
 /// running `on_done`. Sockets are written with MSG_NOSIGNAL: a worker dying
 /// mid-write is an EPIPE, never a SIGPIPE, and the program's SIGPIPE
 /// disposition is left alone.
+///
+/// A worker's death is seen on a pidfd, not only as EOF on its socket: a
+/// process the worker forked keeps a copy of that socket open. A worker that
+/// breaks the protocol (a stray header, a frame over `max_frame_bytes`, one
+/// the parent cannot allocate) is killed, fails only its own call, and is
+/// replaced. A replacement that cannot start (EAGAIN, EMFILE) is retried with
+/// back-off; the pool breaks only when no worker is left to run calls.
 #pragma once
 
 #include "../../errors.hpp"
 #include "../../process_pool_stats.hpp"
+#include "../error_text.hpp"
 #include "call.hpp"
 #include "channel.hpp"
 #include "fd.hpp"
@@ -21,6 +29,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -34,6 +43,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace unblock::detail {
@@ -47,14 +57,17 @@ public:
     /// the fork server or the wake-up pipe cannot be made, and
     /// `broken_executor_error` if a worker cannot be started.
     explicit process_pool_core(const process_pool_config& config)
-        : m_config(config), m_server(config.max_workers, config.initializer) {
+        : m_config(config), m_server(config) {
         int p[2];
         if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
             throw process_os_error("pipe2() failed");
         }
-        m_wake_read.reset(p[0]);
-        m_wake_write.reset(p[1]);
-        replenish();
+        m_wake_read.reset(process_above_stdio(p[0]));
+        m_wake_write.reset(process_above_stdio(p[1]));
+        if (m_wake_read.get() < 0 || m_wake_write.get() < 0) {
+            throw process_os_error("fcntl(F_DUPFD_CLOEXEC) failed");
+        }
+        replenish(true);
         if (m_broken) {
             throw broken_executor_error(m_broken_reason);
         }
@@ -160,6 +173,7 @@ public:
     void run() noexcept {
         std::vector<pollfd> fds;
         std::vector<worker*> polled;
+        std::vector<std::size_t> pidfd_slot; // index in fds of polled[i]'s pidfd, or 0
         for (;;) {
             std::vector<std::uint64_t> kills;
             {
@@ -192,6 +206,7 @@ public:
             }
             fds.clear();
             polled.clear();
+            pidfd_slot.clear();
             fds.push_back({m_wake_read.get(), POLLIN, 0});
             for (auto& w : m_workers) {
                 short events = POLLIN;
@@ -201,8 +216,18 @@ public:
                 fds.push_back({w->channel.fd(), events, 0});
                 polled.push_back(w.get());
             }
-            if (::poll(fds.data(), fds.size(), -1) < 0) {
-                continue; // EINTR
+            for (worker* w : polled) {
+                pidfd_slot.push_back(w->pidfd.get() >= 0 ? fds.size() : 0);
+                if (w->pidfd.get() >= 0) {
+                    fds.push_back({w->pidfd.get(), POLLIN, 0});
+                }
+            }
+            if (::poll(fds.data(), fds.size(), poll_timeout_ms()) < 0) {
+                if (errno != EINTR) {
+                    // EINVAL: more fds than RLIMIT_NOFILE (lowered meanwhile); do not spin.
+                    ::poll(nullptr, 0, 10);
+                }
+                continue;
             }
             if (fds[0].revents != 0) {
                 char drain[64];
@@ -216,12 +241,14 @@ public:
                     !w.channel.write_some(w.call->m_request)) {
                     mark_dead(w); // EPIPE / ECONNRESET: the worker died
                 }
-                if ((revents & (POLLIN | POLLHUP | POLLERR)) != 0 && !w.dead &&
-                    !w.channel.read_some([&](std::vector<std::byte> payload) {
-                        handle_frame(w, std::move(payload));
-                        return !w.dead;
-                    })) {
-                    mark_dead(w); // EOF, error or garbage: the worker died
+                if ((revents & (POLLIN | POLLHUP | POLLERR)) != 0 && !w.dead) {
+                    read_from(w);
+                }
+                const std::size_t slot = pidfd_slot[i];
+                if (slot != 0 && fds[slot].revents != 0 && !w.dead) {
+                    // It exited: take what it wrote before, then reap it.
+                    read_from(w, ~std::size_t{0});
+                    mark_dead(w);
                 }
             }
         }
@@ -248,6 +275,9 @@ private:
     struct worker {
         pid_t pid = -1;
         process_channel channel;                 ///< I/O thread only
+        unique_fd pidfd;                         ///< readable once it exits; I/O thread only
+        std::string kill_reason;                 ///< why the pool killed it; I/O thread only
+        bool kill_fails_codec = false;           ///< fail its call with serialization_error
         bool ready = false;                      ///< sent `ready`; guarded by m_mutex
         bool dead = false;                       ///< to be reaped; guarded by m_mutex
         bool expected_exit = false;              ///< the pool stops it; guarded by m_mutex
@@ -278,53 +308,139 @@ private:
                            [](const auto& w) { return w->dead; });
     }
 
-    /// Starts workers until there are `max_workers` (while there is work to do).
-    void replenish() {
+    /// Starts workers until there are `max_workers` (while there is work to
+    /// do). A start that fails is retried with back-off while the pool has
+    /// live workers; with none, it breaks the pool (at once when
+    /// `constructing`, else after `spawn_attempts` failures in a row).
+    void replenish(bool constructing = false) {
         for (;;) {
+            std::size_t live = 0;
             {
                 std::lock_guard lock(m_mutex);
-                const auto live =
+                live =
                     static_cast<std::size_t>(std::count_if(m_workers.begin(), m_workers.end(),
                                                            [](const auto& w) { return !w->dead; }));
-                if (m_broken || m_server_gone || live >= m_config.max_workers ||
-                    (m_shutdown && m_queue.empty())) {
+                if (m_broken || live >= m_config.max_workers || (m_shutdown && m_queue.empty())) {
                     return;
                 }
             }
+            if (m_spawn_failures != 0 && std::chrono::steady_clock::now() < m_retry_at) {
+                return; // poll_timeout_ms() wakes the loop then
+            }
             try {
                 spawn();
-            } catch (const std::exception& e) {
-                break_pool(std::string("unblock::process_pool_executor: could not start a worker "
-                                       "process (") +
-                           e.what() + "); the pool is broken and runs no more work");
+                m_spawn_failures = 0;
+            } catch (...) {
+                const std::string what = error_text(std::current_exception());
+                if (m_server.gone()) {
+                    break_pool("unblock::process_pool_executor: the fork server died (" + what +
+                               "); the pool is broken and runs no more work");
+                    return;
+                }
+                ++m_spawn_failures;
+                if (live == 0 && (constructing || m_spawn_failures >= spawn_attempts)) {
+                    break_pool("unblock::process_pool_executor: could not start a worker process "
+                               "(" +
+                               what + "); the pool is broken and runs no more work");
+                    return;
+                }
+                // 10 ms, 20 ms, ... 1.28 s: transient limits (EAGAIN, EMFILE) pass.
+                const int shift = static_cast<int>(std::min<std::size_t>(m_spawn_failures - 1, 7));
+                m_retry_at =
+                    std::chrono::steady_clock::now() + std::chrono::milliseconds(10 << shift);
                 return;
             }
         }
     }
 
-    void spawn() {
-        int sv[2];
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-            throw process_os_error("socketpair() failed");
+    /// Failed starts in a row, with no live worker, that break the pool (~2.5 s).
+    static constexpr std::size_t spawn_attempts = 8;
+
+    /// poll()'s timeout: until the next start attempt is due, or none.
+    [[nodiscard]] int poll_timeout_ms() const {
+        if (m_spawn_failures == 0) {
+            return -1;
         }
-        unique_fd mine(sv[0]);
-        unique_fd theirs(sv[1]);
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+            m_retry_at - std::chrono::steady_clock::now());
+        return static_cast<int>(std::clamp<std::chrono::milliseconds::rep>(left.count(), 0, 2000));
+    }
+
+    void spawn() {
+        unique_fd mine;
+        unique_fd theirs;
+        process_socketpair(mine, theirs);
         const int buffer = 4 << 20; // fewer wake-ups for large payloads; the kernel may cap it
-        for (const int fd : sv) {
+        for (const int fd : {mine.get(), theirs.get()}) {
             ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
             ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
         }
         process_set_nonblocking(mine.get());
         auto w = std::make_unique<worker>();
+        w->pid = m_server.spawn(theirs.get());
+#if defined(SYS_pidfd_open)
+        // Safe from pid reuse: only the fork server reaps, and only when asked.
+        // Without it (kernel < 5.3) a death is seen as EOF only.
+        w->pidfd.reset(process_above_stdio(static_cast<int>(::syscall(SYS_pidfd_open, w->pid, 0))));
+#endif
+        w->channel = process_channel(std::move(mine), m_config.max_frame_bytes);
         try {
-            w->pid = m_server.spawn(theirs.get());
+            std::lock_guard lock(m_mutex);
+            m_workers.push_back(std::move(w));
         } catch (...) {
-            m_server_gone = true;
+            static_cast<void>(m_server.reap(w->pid)); // not tracked: do not leak it
             throw;
         }
-        w->channel = process_channel(std::move(mine));
-        std::lock_guard lock(m_mutex);
-        m_workers.push_back(std::move(w));
+    }
+
+    /// Reads `w`'s socket; kills `w` if it broke the protocol, marks it dead on EOF.
+    void read_from(worker& w, std::size_t budget = std::size_t{16} << 20) {
+        process_read_status status = process_read_status::open;
+        try {
+            status = w.channel.read_some(
+                [&](std::vector<std::byte> payload) {
+                    handle_frame(w, std::move(payload));
+                    return !w.dead;
+                },
+                budget);
+        } catch (...) {
+            kill_worker(w, "handling its answer failed (" + error_text(std::current_exception()) +
+                               ")");
+            return;
+        }
+        switch (status) {
+            case process_read_status::open: return;
+            case process_read_status::closed: mark_dead(w); return; // EOF: it died
+            case process_read_status::bad_header:
+                if (w.channel.rejected_foreign()) {
+                    kill_worker(w, "it sent bytes that are not a frame of the pool's protocol "
+                                   "(does the function write to a socket or fd it does not own?)");
+                } else {
+                    kill_worker(w, "it announced a frame of " +
+                                       std::to_string(w.channel.rejected_length()) +
+                                       " bytes, more than options::max_frame_bytes (" +
+                                       std::to_string(w.channel.max_frame()) + ")");
+                }
+                return;
+            case process_read_status::no_memory:
+                kill_worker(w,
+                            "its answer of " + std::to_string(w.channel.rejected_length()) +
+                                " bytes could not be allocated in this process (std::bad_alloc); "
+                                "return less, or lower options::max_frame_bytes so that the "
+                                "worker refuses such a result",
+                            true);
+                return;
+        }
+    }
+
+    /// Marks `w` dead because of `reason`: its call fails with
+    /// worker_crashed_error (serialization_error if `codec`) saying so.
+    void kill_worker(worker& w, std::string reason, bool codec = false) noexcept {
+        if (w.kill_reason.empty()) {
+            w.kill_reason = std::move(reason);
+            w.kill_fails_codec = codec;
+        }
+        mark_dead(w);
     }
 
     void handle_frame(worker& w, std::vector<std::byte> payload) {
@@ -348,7 +464,8 @@ private:
             return;
         }
         if (kind != process_frame::value && kind != process_frame::exception) {
-            mark_dead(w);
+            kill_worker(w, "it sent a frame of unknown kind " +
+                               std::to_string(static_cast<int>(kind)));
             return;
         }
         std::shared_ptr<process_call_base> call;
@@ -368,7 +485,7 @@ private:
             }
         }
         if (!call) {
-            mark_dead(w); // an answer nobody asked for
+            kill_worker(w, "it sent an answer while it ran no call");
             return;
         }
         if (!claimed) {
@@ -411,19 +528,25 @@ private:
             }
             w->channel.close();
             std::string how = "unknown status (the fork server is gone)";
-            if (!m_server_gone) {
+            if (!m_server.gone()) {
                 try {
                     how = process_describe_status(m_server.reap(w->pid));
                 } catch (...) {
-                    m_server_gone = true;
+                    how = "unknown status (" + error_text(std::current_exception()) + ")";
                 }
             }
+            if (!w->kill_reason.empty()) {
+                how = "killed by the pool because " + w->kill_reason; // not "signal 9"
+            }
+            const bool fails_codec = w->kill_fails_codec;
             std::shared_ptr<process_call_base> call;
             bool claimed = false;
             bool in_initializer = false;
+            bool replaced = false;
             const pid_t pid = w->pid;
             {
                 std::lock_guard lock(m_mutex);
+                replaced = !m_shutdown && !m_broken && !m_server.gone();
                 call = std::move(w->call);
                 if (call && call->m_state == process_call_state::running) {
                     call->m_state = process_call_state::finishing;
@@ -437,17 +560,20 @@ private:
                                              [&](const auto& x) { return x.get() == w; }));
             }
             if (claimed) {
-                call->complete_error(process_make_error<worker_crashed_error>(
-                    "unblock::process_pool_executor: the worker process (pid " +
-                    std::to_string(pid) + ") died while running the call: " + how +
-                    "; the pool replaced it"));
+                const std::string next = replaced ? "; a replacement is starting" : "";
+                const std::string what = "unblock::process_pool_executor: the worker process "
+                                         "(pid " +
+                                         std::to_string(pid) +
+                                         ") died while running the call: " + how + next;
+                call->complete_error(fails_codec ? process_make_error<serialization_error>(what)
+                                                 : process_make_error<worker_crashed_error>(what));
             }
             if (in_initializer) {
                 break_pool("unblock::process_pool_executor: the worker initializer failed (the "
-                           "worker process died with " +
-                           how + " before it was ready); the pool is broken and runs no more work");
+                           "worker process ended before it was ready: " +
+                           how + "); the pool is broken and runs no more work");
             }
-            if (m_server_gone) {
+            if (m_server.gone()) {
                 break_pool("unblock::process_pool_executor: the fork server died; the pool is "
                            "broken and runs no more work");
             }
@@ -493,11 +619,11 @@ private:
         }
         for (auto& w : workers) {
             w->channel.close(); // an idle worker sees EOF
-            if (!m_server_gone) {
+            if (!m_server.gone()) {
                 try {
                     static_cast<void>(m_server.reap(w->pid));
                 } catch (...) {
-                    m_server_gone = true;
+                    // gone, or this pid failed: the server kills the rest when it stops
                 }
             }
         }
@@ -505,8 +631,9 @@ private:
     }
 
     const process_pool_config m_config;
-    process_fork_server m_server; // I/O thread only (and the constructor)
-    bool m_server_gone = false;   // I/O thread only (and the constructor)
+    process_fork_server m_server;                     // I/O thread only (and the constructor)
+    std::size_t m_spawn_failures = 0;                 // in a row; I/O thread only
+    std::chrono::steady_clock::time_point m_retry_at; // next start attempt; I/O thread only
     unique_fd m_wake_read;
     unique_fd m_wake_write;
 

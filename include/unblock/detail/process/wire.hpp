@@ -2,7 +2,9 @@
 /// The frames exchanged between a process pool and its workers, and how an
 /// exception crosses the process boundary.
 ///
-/// Every frame is a 64-bit payload length followed by the payload.
+/// Every frame is a header (a 64-bit magic number, a 64-bit payload length)
+/// followed by the payload. The magic makes bytes that something else wrote
+/// to a pool socket a protocol error instead of a length to wait for.
 /// - parent -> worker (a call): `process_thunk` pointer, the callable's
 ///   function pointer, the encoded arguments.
 /// - worker -> parent: one `process_frame` byte, then its data.
@@ -31,23 +33,38 @@
 namespace unblock::detail {
 
 /// Rethrows the exception being handled as a `serialization_error` with
-/// context; a `serialization_error` and a non-std exception pass unchanged.
+/// context; a `serialization_error`, `std::bad_alloc` and a non-std exception
+/// pass unchanged.
 [[noreturn]] inline void process_rethrow_as_serialization(const char* context) {
     try {
         throw;
     } catch (const serialization_error&) {
         throw;
+    } catch (const std::bad_alloc&) {
+        throw; // out of memory is not a codec fault
     } catch (const std::exception& e) {
         throw serialization_error(std::string("unblock::process_pool_executor: ") + context + ": " +
                                   e.what());
     }
 }
 
-/// Bytes of a frame header (the payload length).
-inline constexpr std::size_t process_header_bytes = sizeof(std::uint64_t);
+/// First word of every frame header.
+inline constexpr std::uint64_t process_frame_magic = 0x756e626c6f636b31; // "unblock1"
 
-/// Largest frame a reader accepts; guards against a corrupt length.
-inline constexpr std::uint64_t process_max_frame = std::uint64_t{1} << 40;
+/// Bytes of a frame header (the magic, the payload length).
+inline constexpr std::size_t process_header_bytes = 2 * sizeof(std::uint64_t);
+
+/// Default of `process_pool_executor::options::max_frame_bytes`.
+inline constexpr std::uint64_t process_default_max_frame = std::uint64_t{1} << 30;
+
+/// The payload length of header `h` (process_header_bytes bytes), or false if
+/// `h` is not a header of the pool's protocol.
+[[nodiscard]] inline bool process_parse_header(const void* h, std::uint64_t& length) noexcept {
+    std::uint64_t words[2];
+    std::memcpy(words, h, sizeof words);
+    length = words[1];
+    return words[0] == process_frame_magic;
+}
 
 /// What a worker -> parent frame carries.
 enum class process_frame : std::uint8_t {
@@ -164,12 +181,20 @@ inline void process_encode_current_exception(byte_writer& out) {
 }
 
 /// Reserves room for a frame header at the start of `out`.
-inline void process_begin_frame(byte_writer& out) { out.write_raw(std::uint64_t{0}); }
+inline void process_begin_frame(byte_writer& out) {
+    out.write_raw(std::uint64_t{0});
+    out.write_raw(std::uint64_t{0});
+}
 
-/// Writes the payload length into the header reserved by `process_begin_frame`.
+/// Payload bytes of a frame begun with `process_begin_frame`.
+[[nodiscard]] inline std::uint64_t process_payload_bytes(const byte_writer& out) noexcept {
+    return out.size() - process_header_bytes;
+}
+
+/// Fills in the header reserved by `process_begin_frame`.
 inline void process_end_frame(byte_writer& out) {
-    const std::uint64_t length = out.size() - process_header_bytes;
-    std::memcpy(out.buffer().data(), &length, sizeof length);
+    const std::uint64_t words[2] = {process_frame_magic, process_payload_bytes(out)};
+    std::memcpy(out.buffer().data(), words, sizeof words);
 }
 
 } // namespace unblock::detail

@@ -9,6 +9,8 @@
 #pragma once
 
 #include "../../codec.hpp"
+#include "../../errors.hpp"
+#include "../../event_loop.hpp"
 #include "fd.hpp"
 #include "thunk.hpp"
 #include "wire.hpp"
@@ -16,6 +18,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <string>
 #include <vector>
 
 #include <unistd.h>
@@ -37,8 +40,26 @@ inline void process_worker_flush() noexcept {
     return process_send_all(fd, frame.buffer().data(), frame.size());
 }
 
+/// Forgets the library's thread-local state of the thread that built the
+/// pool (its running loop, its thread pool): the worker runs none of them.
+/// Every `thread_local` of include/ is reset here.
+inline void process_worker_reset_thread_state() noexcept {
+    t_running_loop = nullptr;
+    t_current_pool = nullptr;
+    t_work_done = nullptr;
+    frame_cache::local().reset_after_fork();
+}
+
+/// Replaces `frame` by an exception frame for the exception being handled.
+inline void process_worker_exception_frame(byte_writer& frame) {
+    frame = byte_writer();
+    process_begin_frame(frame);
+    frame.write_raw(process_frame::exception);
+    process_encode_current_exception(frame);
+}
+
 /// Serves calls on `fd` until EOF. Returns the exit code.
-inline int process_worker_loop(int fd, void (*initializer)()) {
+inline int process_worker_loop(int fd, void (*initializer)(), std::uint64_t max_frame) {
     if (initializer != nullptr) {
         try {
             initializer();
@@ -62,11 +83,12 @@ inline int process_worker_loop(int fd, void (*initializer)()) {
         }
     }
     for (;;) {
-        std::uint64_t length = 0;
-        if (!process_read_all(fd, &length, sizeof length)) {
+        std::byte header[process_header_bytes];
+        if (!process_read_all(fd, header, sizeof header)) {
             return 0; // EOF: the pool is done with this worker
         }
-        if (length > process_max_frame) {
+        std::uint64_t length = 0;
+        if (!process_parse_header(header, length) || length > max_frame) {
             return process_worker_internal_failure;
         }
         process_request request;
@@ -82,10 +104,19 @@ inline int process_worker_loop(int fd, void (*initializer)()) {
             const auto thunk = request.reader.read_raw<process_thunk>();
             thunk(request, frame);
         } catch (...) {
-            frame = byte_writer();
-            process_begin_frame(frame);
-            frame.write_raw(process_frame::exception);
-            process_encode_current_exception(frame);
+            process_worker_exception_frame(frame);
+        }
+        if (process_payload_bytes(frame) > max_frame) {
+            const auto bytes = process_payload_bytes(frame);
+            frame = byte_writer(); // free it before building the error
+            try {
+                throw serialization_error(
+                    "unblock::process_pool_executor: the result (or exception) encodes to " +
+                    std::to_string(bytes) + " bytes, more than options::max_frame_bytes (" +
+                    std::to_string(max_frame) + "); raise max_frame_bytes or return less");
+            } catch (...) {
+                process_worker_exception_frame(frame);
+            }
         }
         process_worker_flush();
         if (!process_worker_send(fd, frame)) {
@@ -95,10 +126,12 @@ inline int process_worker_loop(int fd, void (*initializer)()) {
 }
 
 /// Entry point of a freshly forked worker; never returns.
-[[noreturn]] inline void process_worker_main(int fd, void (*initializer)()) noexcept {
+[[noreturn]] inline void process_worker_main(int fd, void (*initializer)(),
+                                             std::uint64_t max_frame) noexcept {
+    process_worker_reset_thread_state();
     int code = process_worker_internal_failure;
     try {
-        code = process_worker_loop(fd, initializer);
+        code = process_worker_loop(fd, initializer, max_frame);
     } catch (...) {
         // Out of memory while building a frame, or similar: the parent sees
         // the exit code and fails the call with worker_crashed_error.
