@@ -138,10 +138,8 @@ public:
         bool debug = debug_from_environment();
         clock::duration slow_callback_duration = std::chrono::milliseconds(100);
         /// With offloaded work in flight and nothing else to do, the loop
-        /// spins up to this long for the completion before it sleeps: a quick
-        /// call then returns without a ~11 µs wake-up. Never spins while idle,
-        /// and spins less, then not at all, while spins keep timing out (long
-        /// calls, or more busy threads than cores); 0 turns it off.
+        /// spins this long for the completion before it sleeps: a quick call
+        /// then returns without a ~11 µs wake-up. Never spins while idle.
         clock::duration offload_spin = std::chrono::microseconds(50);
     };
 
@@ -366,7 +364,6 @@ private:
     }
 
     std::size_t m_offloads_in_flight = 0; ///< counted by detail::offload_token
-    detail::adaptive_spin m_offload_spin; ///< waiting for a completion: spin while it pays
     detail::work_queue m_deferred_work;   ///< submitted during this iteration, for m_deferred_pool
     thread_pool_executor* m_deferred_pool = nullptr;
     std::shared_ptr<thread_pool_executor> m_default_executor;
@@ -439,10 +436,7 @@ inline event_loop::running_scope::~running_scope() {
 }
 
 inline void event_loop::run_once() {
-    if (m_inbox.has_posts()) {
-        detail::node_fifo posted = m_inbox.take_all();
-        m_ready.splice_back(posted);
-    }
+    if (m_inbox.has_posts()) m_inbox.take_all(m_ready);
     if (!m_timers.empty()) {
         const clock::time_point now = clock::now();
         while (!m_timers.empty() && m_timers.top()->m_deadline <= now)
@@ -451,8 +445,7 @@ inline void event_loop::run_once() {
     if (m_ready.empty()) {
         flush_deferred_work();
         if (m_offloads_in_flight > 0 &&
-            m_offload_spin.spin_until([this] { return m_inbox.has_posts(); },
-                                      m_options.offload_spin)) {
+            detail::spin_until([this] { return m_inbox.has_posts(); }, m_options.offload_spin)) {
             return; // a completion arrived while spinning
         }
         // About to sleep: cached frames go back to the allocator (detail/frame_cache.hpp).
@@ -464,8 +457,7 @@ inline void event_loop::run_once() {
     }
     // Run exactly what is ready now; whatever these schedule waits for the next round.
     detail::node_fifo batch = std::move(m_ready);
-    while (detail::loop_node* node = batch.pop_front())
-        run_node(node);
+    batch.consume([this](detail::loop_node& node) { run_node(&node); });
     flush_deferred_work();
 }
 

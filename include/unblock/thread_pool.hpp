@@ -8,11 +8,7 @@
 /// - An idle worker first spins for `options::idle_spin` (default 50 µs)
 ///   watching an atomic queue length, then sleeps on a condition variable. At
 ///   most one worker spins at a time, so an idle pool burns at most one core
-///   for 50 µs after its last job and nothing after that. Spins that keep
-///   timing out (work arrives rarely, or spinning steals the CPU from the
-///   threads that would submit it) shorten and then stop, with a short probe
-///   now and then (detail::adaptive_spin), so a busy machine pays no more
-///   than with spinning off.
+///   for 50 µs after its last job and nothing after that.
 /// - The loop hands over everything its tasks submitted with `to_thread` in one
 ///   iteration under a single lock (`post_batch`), so a burst of 100,000
 ///   offloads costs one lock on the loop side, not 100,000 contended ones.
@@ -159,7 +155,6 @@ public:
     std::function<void()> m_initializer;
     std::chrono::steady_clock::duration m_idle_timeout{};
     std::chrono::steady_clock::duration m_idle_spin{};
-    detail::adaptive_spin m_spin; // guarded; how long the next idle worker spins
 
     /// Workers that will take an item without being woken or started. Mutex held.
     [[nodiscard]] std::size_t available_workers() const noexcept {
@@ -314,8 +309,7 @@ public:
         /// A worker idle this long exits; a new one starts when work needs it.
         /// `clock::duration::max()` means never.
         clock::duration idle_timeout = std::chrono::seconds(60);
-        /// How long an idle worker spins before it sleeps (at most one spins at a
-        /// time; less, then not at all, while spins keep timing out); 0: never.
+        /// How long an idle worker spins before it sleeps (at most one spins at a time).
         clock::duration idle_spin = std::chrono::microseconds(50);
     };
 
@@ -706,17 +700,15 @@ inline void thread_pool_executor::worker_main(std::shared_ptr<detail::thread_poo
         }
         if (s.m_shutdown || s.m_broken) break;
 
-        const clock::duration spin =
-            s.m_spinning ? clock::duration::zero() : s.m_spin.next_limit(s.m_idle_spin);
-        if (spin > clock::duration::zero()) {
+        if (!s.m_spinning && s.m_idle_spin > clock::duration::zero()) {
             // Spin briefly: the next item usually arrives within microseconds.
             s.m_spinning = true;
             lock.unlock();
-            const bool seen = detail::spin_until(
-                [&s] { return s.m_queued_hint.load(std::memory_order_relaxed) != 0; }, spin);
+            detail::spin_until(
+                [&s] { return s.m_queued_hint.load(std::memory_order_relaxed) != 0; },
+                s.m_idle_spin);
             lock.lock();
             s.m_spinning = false;
-            s.m_spin.record(seen);
             if (!s.m_queue.empty() || s.m_shutdown) continue;
         }
         ++s.m_sleeping;

@@ -73,10 +73,10 @@ public:
         return m_head.load(std::memory_order_relaxed) != nullptr;
     }
 
-    /// Takes every posted node, oldest first. Loop thread.
-    [[nodiscard]] node_fifo take_all() noexcept {
+    /// Moves every posted node to the back of `queue`, oldest first. Loop thread.
+    void take_all(node_fifo& queue) noexcept {
         // acquire: pairs with the posters' release, so the nodes' contents are visible.
-        return node_fifo::from_reversed_chain(m_head.exchange(nullptr, std::memory_order_acquire));
+        queue.append_reversed_chain(m_head.exchange(nullptr, std::memory_order_acquire));
     }
 
     /// Sleeps until something is posted, wake() is called, or `deadline` passes. Loop thread.

@@ -16,7 +16,7 @@ class task_state;
 /// frame, a task's promise), so queueing it allocates nothing. A node is in at
 /// most one queue at a time (the inbox chains posted nodes through the same
 /// hook); whoever queues it keeps it alive until it has run.
-struct loop_node : list_hook<loop_node> {
+struct loop_node : list_hook<loop_node, list_links::single> {
     using run_fn = void (*)(loop_node*) noexcept;
 
     explicit loop_node(run_fn action) noexcept : m_run(action) {}
@@ -43,6 +43,6 @@ struct resume_node : loop_node {
 };
 
 /// The loop's ready queue: single-threaded, O(1) push, pop and splice.
-using node_fifo = intrusive_list<loop_node>;
+using node_fifo = intrusive_list<loop_node, loop_node, list_links::single>;
 
 } // namespace unblock::detail

@@ -20,7 +20,7 @@ namespace unblock::detail {
 template <class R>
 class process_future_state final : public future_state<R>, public loop_node {
 public:
-    process_future_state() noexcept : loop_node(&on_complete) {}
+    process_future_state() noexcept : loop_node(&on_complete) { this->m_completion = this; }
 
     /// Starts `f(args...)` on `pool`. Throws what `pool.start` throws; then
     /// nothing will complete.
@@ -42,7 +42,7 @@ private:
     static void on_complete(loop_node* node) noexcept {
         auto* self = static_cast<process_future_state*>(node);
         if (!self->m_done) store_result(self->m_result, [self] { return self->m_call->take(); });
-        self->work_completed();
+        self->work_completed_on_loop();
     }
 
     std::shared_ptr<process_call<R>> m_call;

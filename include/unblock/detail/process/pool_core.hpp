@@ -200,6 +200,14 @@ public:
             if (finished) {
                 break;
             }
+            // Send what was just dispatched now rather than after another
+            // poll() turn: the socket almost always takes a small call at once.
+            for (auto& w : m_workers) {
+                if (w->call && !w->dead && w->channel.wants_write(w->call->m_request) &&
+                    !w->channel.write_some(w->call->m_request)) {
+                    mark_dead(*w); // EPIPE / ECONNRESET: the worker died
+                }
+            }
             replenish();
             if (any_dead()) {
                 continue;
