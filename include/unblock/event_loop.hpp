@@ -170,8 +170,19 @@ public:
 
     /// Schedules `awaitable` (a task, `to_thread(...)`, any awaitable) to run
     /// concurrently, starting in the next iteration. See `join_handle`.
-    template <class A>
-    auto create_task(A awaitable, std::string name = {}) -> join_handle<detail::await_result_t<A>>;
+    template <class Awaitable>
+        requires detail::awaitable<Awaitable>
+    auto create_task(Awaitable awaitable, std::string name = {})
+        -> join_handle<detail::await_result_t<Awaitable>>;
+
+    /// Schedules `callable(args...)` (a coroutine lambda, a function returning a
+    /// task) as a task. The callable and decay-copies of the arguments live in
+    /// the task's frame until it ends, so a capturing lambda may be a temporary:
+    ///
+    ///     auto h = loop.create_task([&]() -> task<> { co_await work(state); });
+    template <class Callable, class... Args>
+        requires(!detail::awaitable<Callable>)
+    auto create_task(Callable&& callable, Args&&... args);
 
     /// Runs `f()` in the next iteration. Loop thread.
     template <class F>
