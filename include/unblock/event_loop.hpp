@@ -96,7 +96,7 @@ struct callback_timer final : timer_node {
 
 } // namespace detail
 
-/// Cancels a callback scheduled with `event_loop::call_later`. Loop thread only.
+/// Cancels a callback scheduled with `event_loop::call_later` or `call_at`. Loop thread only.
 class timer_handle {
 public:
     timer_handle() = default;
@@ -107,6 +107,10 @@ public:
     bool cancel() noexcept;
     /// True after a successful cancel().
     [[nodiscard]] bool cancelled() const noexcept { return m_timer && m_timer->m_cancelled; }
+    /// When the callback is (or was) due, on the loop's clock (asyncio's TimerHandle.when()).
+    [[nodiscard]] std::chrono::steady_clock::time_point when() const noexcept {
+        return m_timer ? m_timer->m_deadline : std::chrono::steady_clock::time_point{};
+    }
 
 private:
     std::shared_ptr<detail::callback_timer> m_timer;
@@ -193,11 +197,22 @@ public:
     /// Runs `f()` once `delay` has passed. Loop thread.
     template <class F>
     timer_handle call_later(clock::duration delay, F f) {
-        auto timer =
-            std::make_shared<detail::callback_timer>(*this, std::function<void()>(std::move(f)));
-        timer->m_self = timer;
-        add_timer(timer.get(), detail::saturating_deadline(time(), delay));
-        return timer_handle(std::move(timer));
+        return schedule_callback(detail::saturating_deadline(time(), delay), std::move(f));
+    }
+
+    /// Runs `f()` at `when`, a time point of the loop's clock (asyncio's
+    /// loop.call_at). A ticker that schedules `handle.when() + period` never
+    /// drifts; `time_point::max()` means never. Loop thread.
+    ///
+    ///     auto h = loop.call_at(loop.time() + 1s, [] { tick(); });
+    template <class Clock, class Duration, class F>
+    timer_handle call_at(std::chrono::time_point<Clock, Duration> when, F f) {
+        static_assert(std::is_same_v<Clock, clock>,
+                      "unblock::event_loop::call_at: the time point must be of the loop's clock, "
+                      "std::chrono::steady_clock (event_loop::clock); loop.time() + d gives one");
+        return schedule_callback(clock::time_point(detail::saturating_ceil<clock::duration>(
+                                     when.time_since_epoch())),
+                                 std::move(f));
     }
 
     /// Runs `f()` on the loop thread soon. Any thread; the loop must outlive the call.
@@ -326,6 +341,15 @@ private:
     private:
         event_loop& m_loop;
     };
+
+    template <class F>
+    timer_handle schedule_callback(clock::time_point deadline, F f) {
+        auto timer =
+            std::make_shared<detail::callback_timer>(*this, std::function<void()>(std::move(f)));
+        timer->m_self = timer;
+        add_timer(timer.get(), deadline);
+        return timer_handle(std::move(timer));
+    }
 
     void run_once();
     void run_node(detail::loop_node* node) noexcept;
