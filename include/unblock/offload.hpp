@@ -11,10 +11,14 @@
 #include "future.hpp"
 #include "thread_pool.hpp"
 
+#include <concepts>
 #include <coroutine>
 #include <cstddef>
 #include <functional>
+#include <optional>
+#include <stop_token>
 #include <thread>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -53,7 +57,9 @@ class offload_awaiter final : public pool_operation<Call>, cancellable_wait {
 public:
     using result_type = typename operation::result_type;
 
-    explicit offload_awaiter(Call&& call) : operation(std::move(call), &on_complete) {}
+    /// `pool` null: the running loop's default executor.
+    offload_awaiter(Call&& call, thread_pool_executor* pool)
+        : operation(std::move(call), &on_complete), m_target(pool) {}
 
     bool await_ready() const noexcept { return false; }
 
@@ -64,7 +70,8 @@ public:
         m_awaiting = awaiting;
         this->m_task = waiter; // debug mode names the task this completion resumes
         offload_token in_flight(loop);
-        operation::start(loop.default_executor(), loop); // never completes inline
+        operation::start(m_target ? *m_target : loop.default_executor(),
+                         loop); // never completes inline
         m_in_flight = std::move(in_flight);
         begin_wait(waiter);
     }
@@ -93,21 +100,46 @@ private:
 
     std::coroutine_handle<> m_awaiting;
     offload_token m_in_flight;
+    thread_pool_executor* m_target;
 };
 
 template <class F, class... Args>
 using call_for = bound_call<std::decay_t<F>, std::decay_t<Args>...>;
 
+/// Checks an offloaded call before anything names its result type, so that the
+/// message saying what to do is the first error; returns whether it is valid.
+/// Callers instantiate nothing else when it is not (`if constexpr`).
 template <class F, class... Args>
-constexpr void check_offloadable() {
+constexpr bool check_offloadable() {
+    using function = std::decay_t<F>;
+    constexpr bool callable = bindable_v<function, std::decay_t<Args>...>;
+    constexpr bool stop_token_last =
+        !callable && std::is_invocable_v<function, std::decay_t<Args>..., std::stop_token>;
+    constexpr bool needs_lvalues =
+        !callable && !stop_token_last &&
+        (std::is_invocable_v<function, std::decay_t<Args>&...> ||
+         std::is_invocable_v<function, std::stop_token, std::decay_t<Args>&...>);
+    static_assert(callable || !stop_token_last,
+                  "unblock: the function takes std::stop_token last; unblock passes the stop "
+                  "token first: make std::stop_token the function's first parameter");
+    static_assert(callable || !needs_lvalues,
+                  "unblock: the function takes a non-const reference (such as std::string&), but "
+                  "arguments are decay-copied like std::thread's and passed as rvalues: pass "
+                  "std::ref(x) to let it change your object, or take the parameter by value or "
+                  "const&");
     static_assert(
-        bindable_v<std::decay_t<F>, std::decay_t<Args>...>,
+        callable || stop_token_last || needs_lvalues,
         "unblock: the function cannot be called with these arguments. Arguments are decay-copied "
         "like std::thread's: pass std::ref(x) for a reference parameter, or std::stop_token first "
         "if the function takes one");
-    static_assert(std::is_move_constructible_v<std::decay_t<F>>,
-                  "unblock: the function must be movable");
+    static_assert(std::is_move_constructible_v<function>, "unblock: the function must be movable");
+    return callable && std::is_move_constructible_v<function>;
 }
+
+/// An executor `to_thread(executor, f, args...)` accepts: a thread pool, a
+/// process pool, or any object with `execute(f)`.
+template <class E>
+concept any_executor = std::same_as<E, thread_pool_executor> || makes_own_future<E> || executor<E>;
 
 } // namespace detail
 
@@ -117,12 +149,14 @@ constexpr void check_offloadable() {
 template <class Call>
 class [[nodiscard]] to_thread_awaitable {
 public:
-    explicit to_thread_awaitable(Call call) : m_call(std::move(call)) {}
+    /// `pool` null: the running loop's default executor.
+    explicit to_thread_awaitable(Call call, thread_pool_executor* pool = nullptr)
+        : m_call(std::move(call)), m_pool(pool) {}
 
     using awaiter = detail::offload_awaiter<Call>;
 
-    awaiter operator co_await() && { return awaiter(take_call()); }
-    awaiter operator co_await() & { return awaiter(take_call()); }
+    awaiter operator co_await() && { return awaiter(take_call(), m_pool); }
+    awaiter operator co_await() & { return awaiter(take_call(), m_pool); }
 
 private:
     Call&& take_call() {
@@ -136,6 +170,71 @@ private:
     }
 
     Call m_call;
+    thread_pool_executor* m_pool;
+    bool m_awaited = false;
+};
+
+/// What `to_thread(executor, f, args...)` returns for an executor other than a
+/// thread pool (a process pool, any object with `execute(f)`): lazy too; the
+/// await starts the work as `run_in_executor` would and waits for its future,
+/// so cancellation follows `future`'s rules. Awaitable once.
+template <class Executor, class F, class... Args>
+class [[nodiscard]] executor_call_awaitable {
+public:
+    using future_type =
+        decltype(std::declval<event_loop&>().run_in_executor(std::declval<Executor&>(),
+                                                             std::declval<F>(),
+                                                             std::declval<Args>()...));
+
+    template <class G, class... A>
+    executor_call_awaitable(Executor& executor, G&& f, A&&... args)
+        : m_executor(&executor),
+          m_function(std::forward<G>(f)),
+          m_arguments(std::forward<A>(args)...) {}
+
+    class awaiter {
+    public:
+        explicit awaiter(executor_call_awaitable& call) : m_call(&call) {}
+
+        bool await_ready() {
+            m_future.emplace(m_call->start());
+            m_waiting.emplace(m_future->operator co_await());
+            return m_waiting->await_ready();
+        }
+        template <class Promise>
+        void await_suspend(std::coroutine_handle<Promise> awaiting) {
+            m_waiting->await_suspend(awaiting);
+        }
+        decltype(auto) await_resume() { return m_waiting->await_resume(); }
+
+    private:
+        executor_call_awaitable* m_call;
+        std::optional<future_type> m_future;
+        std::optional<typename future_type::awaiter> m_waiting;
+    };
+
+    awaiter operator co_await() && { return awaiter(*this); }
+    awaiter operator co_await() & { return awaiter(*this); }
+
+private:
+    future_type start() {
+        if (m_awaited) {
+            throw invalid_state_error(
+                "unblock::to_thread(): this call was already awaited, and its arguments were moved "
+                "into it; call to_thread(executor, f, args...) again to run f again");
+        }
+        m_awaited = true;
+        return std::apply(
+            [this](Args&... args) {
+                return get_running_loop().run_in_executor(*m_executor, std::move(m_function),
+                                                          std::move(args)...);
+            },
+            m_arguments);
+    }
+
+    Executor* m_executor;
+    F m_function;
+    std::tuple<Args...> m_arguments;
     bool m_awaited = false;
 };
 
@@ -154,10 +253,48 @@ private:
 ///
 ///     std::string text = co_await unblock::to_thread(read_file, path);
 template <class F, class... Args>
+    requires(!detail::any_executor<std::remove_cvref_t<F>>)
 auto to_thread(F&& f, Args&&... args) {
-    detail::check_offloadable<F, Args...>();
-    using call = detail::call_for<F, Args...>;
-    return to_thread_awaitable<call>(call(std::forward<F>(f), std::forward<Args>(args)...));
+    constexpr bool valid = detail::check_offloadable<F, Args...>(); // first: its message leads
+    if constexpr (valid) {
+        using call = detail::call_for<F, Args...>;
+        return to_thread_awaitable<call>(call(std::forward<F>(f), std::forward<Args>(args)...));
+    }
+}
+
+/// `to_thread` on a chosen executor: lazy like `to_thread(f, args...)` —
+/// nothing is submitted until it is awaited (or handed to create_task) —
+/// where `run_in_executor(executor, f, args...)` (asyncio's
+/// loop.run_in_executor) starts at once. `executor` is a
+/// `thread_pool_executor` (the await allocates nothing, as with the default
+/// executor), a `process_pool_executor` (its rules for `f` and the arguments
+/// apply) or any object with `execute(f)`; it must outlive the await.
+/// Result, exceptions and cancellation as for `to_thread` (a process pool
+/// abandons a running call by replacing its worker, as `run_in_executor` does).
+///
+///     thread_pool_executor io(4);
+///     std::string text = co_await unblock::to_thread(io, read_file, path);
+template <class Executor, class F, class... Args>
+    requires detail::any_executor<Executor>
+auto to_thread(Executor& executor, F&& f, Args&&... args) {
+    if constexpr (std::is_same_v<Executor, thread_pool_executor>) {
+        constexpr bool valid = detail::check_offloadable<F, Args...>();
+        if constexpr (valid) {
+            using call = detail::call_for<F, Args...>;
+            return to_thread_awaitable<call>(call(std::forward<F>(f), std::forward<Args>(args)...),
+                                             &executor);
+        }
+    } else if constexpr (detail::makes_own_future<Executor>) {
+        // The process pool checks f and the arguments itself (process_pool.hpp).
+        return executor_call_awaitable<Executor, std::decay_t<F>, std::decay_t<Args>...>(
+            executor, std::forward<F>(f), std::forward<Args>(args)...);
+    } else {
+        constexpr bool valid = detail::check_offloadable<F, Args...>();
+        if constexpr (valid) {
+            return executor_call_awaitable<Executor, std::decay_t<F>, std::decay_t<Args>...>(
+                executor, std::forward<F>(f), std::forward<Args>(args)...);
+        }
+    }
 }
 
 namespace detail {
@@ -183,8 +320,9 @@ auto event_loop::run_in_executor(Executor&& executor, F&& f, Args&&... args) {
         // closure; its own rules (process_pool.hpp) decide the result type.
         return detail::dereference(executor).start_future(*this, std::forward<F>(f),
                                                           std::forward<Args>(args)...);
+    } else if constexpr (!detail::check_offloadable<F, Args...>()) {
+        return; // the static_assert above said what to do; nothing more to report
     } else {
-        detail::check_offloadable<F, Args...>();
         using call = detail::call_for<F, Args...>;
         using result = typename call::result_type;
         if constexpr (std::is_null_pointer_v<std::remove_cvref_t<Executor>> ||
