@@ -209,29 +209,66 @@ auto gather(return_exceptions_t, A... awaitables)
     return detail::gather_all<true>(std::move(awaitables)...);
 }
 
-/// Runs every task of `tasks` concurrently; returns their results in order.
-/// Failure and cancellation behave as in the variadic `gather`.
-template <class T>
-auto gather(std::vector<task<T>> tasks) -> task<
-    std::vector<std::conditional_t<std::is_void_v<T>, std::monostate, std::remove_cvref_t<T>>>> {
-    using value = std::conditional_t<std::is_void_v<T>, std::monostate, std::remove_cvref_t<T>>;
-    std::vector<join_handle<T>> handles;
-    std::vector<detail::task_state*> children;
-    handles.reserve(tasks.size());
-    children.reserve(tasks.size());
-    for (task<T>& t : tasks) {
-        handles.push_back(create_task(std::move(t)));
-        children.push_back(detail::state_pointer(handles.back()));
+namespace detail {
+
+/// The one body of both vector gathers, the counterpart of gather_all: each
+/// awaitable runs as its own task; with `collect`, each result is an
+/// `outcome`, otherwise the first failure cancels the rest and is rethrown
+/// once they have stopped.
+template <bool collect, class A>
+auto gather_each(std::vector<A> awaitables) -> task<
+    std::vector<std::conditional_t<collect, outcome<gather_value_t<A>>, gather_value_t<A>>>> {
+    using value = gather_value_t<A>;
+    std::vector<join_handle<await_result_t<A>>> handles;
+    std::vector<task_state*> children;
+    handles.reserve(awaitables.size());
+    children.reserve(awaitables.size());
+    for (A& awaitable : awaitables) {
+        handles.push_back(create_task(std::move(awaitable)));
+        children.push_back(state_pointer(handles.back()));
     }
-    tasks.clear();
-    detail::gather_awaiter waiting(children, true);
+    awaitables.clear();
+    gather_awaiter waiting(children, !collect);
     co_await waiting;
-    if (detail::task_state* failed = waiting.first_failure()) detail::rethrow_failure(*failed);
-    std::vector<value> results;
+    if constexpr (!collect) {
+        if (task_state* failed = waiting.first_failure()) rethrow_failure(*failed);
+    }
+    std::vector<std::conditional_t<collect, outcome<value>, value>> results;
     results.reserve(handles.size());
-    for (join_handle<T>& h : handles)
-        results.push_back(detail::take_value<value>(h));
+    for (auto& handle : handles) {
+        if constexpr (collect) {
+            results.push_back(take_outcome<value>(handle));
+        } else {
+            results.push_back(take_value<value>(handle));
+        }
+    }
     co_return results;
+}
+
+} // namespace detail
+
+/// Runs every awaitable of `awaitables` concurrently (each as its own task:
+/// `task<T>`s, `to_thread(...)` calls, futures, join_handles, sleeps) and
+/// returns their results in order; a void result becomes `std::monostate`.
+/// Failure and cancellation behave as in the variadic `gather`: cancelling
+/// the gather cancels every child (a future's work, a join_handle's task).
+///
+///     std::vector<decltype(unblock::to_thread(hash, path))> calls;
+///     for (auto& p : paths) calls.push_back(unblock::to_thread(hash, p));
+///     std::vector<digest> digests = co_await unblock::gather(std::move(calls));
+template <class A>
+    requires detail::awaitable<A>
+auto gather(std::vector<A> awaitables) -> task<std::vector<detail::gather_value_t<A>>> {
+    return detail::gather_each<false>(std::move(awaitables));
+}
+
+/// Like `gather(vector)`, but never throws for a child: each result is an
+/// `outcome` holding the value or the exception (asyncio's return_exceptions=True).
+template <class A>
+    requires detail::awaitable<A>
+auto gather(return_exceptions_t, std::vector<A> awaitables)
+    -> task<std::vector<outcome<detail::gather_value_t<A>>>> {
+    return detail::gather_each<true>(std::move(awaitables));
 }
 
 } // namespace unblock
