@@ -109,9 +109,61 @@ class future;
 
 namespace detail {
 
-/// The result type of `f(args...)` run by a process pool.
+/// Names a parameter type that has no codec: the compiler shows this class
+/// with the type ("In instantiation of ...<account>") beside the message.
+template <class T>
+struct process_argument_codec_check {
+    static_assert(codable<T>, "unblock::process_pool_executor: no unblock::codec<T> for this "
+                              "argument type; specialize unblock::codec<T> (see codec.hpp); T is "
+                              "named in this check's instantiation (or requirement) above");
+    static constexpr bool value = codable<T>;
+};
+
+/// The same for the result type.
+template <class T>
+struct process_result_codec_check {
+    static_assert(std::is_void_v<T> || codable<T>,
+                  "unblock::process_pool_executor: no unblock::codec<T> for the result type; "
+                  "specialize unblock::codec<T> (see codec.hpp) or return void; T is named in this "
+                  "check's instantiation (or requirement) above");
+    static constexpr bool value = std::is_void_v<T> || codable<T>;
+};
+
+/// Instantiates the codec checks of a function pointer's parameters and result.
+template <class Pointer>
+struct process_codec_checks {
+    static constexpr bool value = true;
+};
+template <class R, class... P>
+struct process_codec_checks<R (*)(P...)> {
+    static constexpr bool value = (process_argument_codec_check<std::decay_t<P>>::value && ...) &&
+                                  process_result_codec_check<std::remove_cvref_t<R>>::value;
+};
+
+/// The checks of a process-pool call, each with a message that says what to
+/// do. A class template, instantiated where the result type is first named,
+/// so these messages come before any error they would cause.
 template <class F, class... Args>
-using process_result_t = typename process_callable<F, Args...>::result_type;
+struct process_checked_call {
+    using traits = process_callable<F, Args...>;
+    static_assert(traits::is_function,
+                  "unblock::process_pool_executor: the callable must be a function pointer or "
+                  "a capture-less lambda; pass data as arguments instead");
+    static_assert(!traits::is_function || traits::arguments_match,
+                  "unblock::process_pool_executor: the arguments do not match the callable's "
+                  "parameters (wrong count, or not convertible to a parameter's type)");
+    // Evaluated here, so each type without a codec gets its own message (and
+    // no second one from this line).
+    static_assert(
+        process_codec_checks<std::conditional_t<traits::is_function && traits::arguments_match,
+                                                typename traits::pointer, void>>::value ||
+        true);
+    using type = typename traits::result_type;
+};
+
+/// The result type of `f(args...)` run by a process pool; naming it checks the call.
+template <class F, class... Args>
+using process_result_t = typename process_checked_call<F, Args...>::type;
 
 } // namespace detail
 
@@ -308,23 +360,11 @@ private:
         return opts;
     }
 
-    /// The compile-time checks, each with a message that says what to do.
+    /// The compile-time checks (detail::process_checked_call), for callers
+    /// that have not named the result type yet.
     template <class F, class... Args>
     static constexpr void check() {
-        using traits = detail::process_callable<F, Args...>;
-        static_assert(traits::is_function,
-                      "unblock::process_pool_executor: the callable must be a function pointer or "
-                      "a capture-less lambda; pass data as arguments instead");
-        static_assert(!traits::is_function || traits::arguments_match,
-                      "unblock::process_pool_executor: the arguments do not match the callable's "
-                      "parameters (wrong count, or not convertible to a parameter's type)");
-        static_assert(!traits::is_function || !traits::arguments_match || traits::arguments_codable,
-                      "unblock::process_pool_executor: no unblock::codec<T> for this argument "
-                      "type; specialize unblock::codec<T> (see codec.hpp)");
-        static_assert(!traits::is_function || !traits::arguments_match ||
-                          !traits::arguments_codable || traits::result_codable,
-                      "unblock::process_pool_executor: no unblock::codec<T> for the result type; "
-                      "specialize unblock::codec<T> (see codec.hpp) or return void");
+        (void)sizeof(detail::process_checked_call<F, Args...>);
     }
 
     /// Encodes the call frame into `call` and queues it.
