@@ -35,7 +35,7 @@
 
 namespace unblock {
 
-template <class T>
+template <class Value>
 class join_handle;
 
 class event_loop;
@@ -49,37 +49,37 @@ class offload_token;
 constinit inline thread_local event_loop* t_running_loop = nullptr;
 
 /// The object `co_await x` actually talks to.
-template <class A>
-decltype(auto) get_awaiter(A&& awaitable) {
-    if constexpr (requires { std::forward<A>(awaitable).operator co_await(); }) {
-        return std::forward<A>(awaitable).operator co_await();
-    } else if constexpr (requires { operator co_await(std::forward<A>(awaitable)); }) {
-        return operator co_await(std::forward<A>(awaitable));
+template <class Awaitable>
+decltype(auto) get_awaiter(Awaitable&& awaitable) {
+    if constexpr (requires { std::forward<Awaitable>(awaitable).operator co_await(); }) {
+        return std::forward<Awaitable>(awaitable).operator co_await();
+    } else if constexpr (requires { operator co_await(std::forward<Awaitable>(awaitable)); }) {
+        return operator co_await(std::forward<Awaitable>(awaitable));
     } else {
-        return std::forward<A>(awaitable);
+        return std::forward<Awaitable>(awaitable);
     }
 }
 
 /// Something `co_await` accepts inside a task.
-template <class A>
-concept awaitable = requires(A&& a) {
-    { get_awaiter(std::forward<A>(a)).await_ready() } -> std::convertible_to<bool>;
-    get_awaiter(std::forward<A>(a)).await_resume();
+template <class Awaitable>
+concept awaitable = requires(Awaitable&& a) {
+    { get_awaiter(std::forward<Awaitable>(a)).await_ready() } -> std::convertible_to<bool>;
+    get_awaiter(std::forward<Awaitable>(a)).await_resume();
 };
 
 /// What `co_await std::declval<A>()` yields.
-template <class A>
-using await_result_t = decltype(get_awaiter(std::declval<A>()).await_resume());
+template <class Awaitable>
+using await_result_t = decltype(get_awaiter(std::declval<Awaitable>()).await_resume());
 
 /// A heap-allocated callback run once by the loop (call_soon, call_soon_threadsafe).
-template <class F>
+template <class Function>
 struct callback_node final : loop_node {
-    callback_node(event_loop& loop, F function)
+    callback_node(event_loop& loop, Function function)
         : loop_node(&invoke), m_loop(&loop), m_function(std::move(function)) {}
     static void invoke(loop_node* node) noexcept;
 
     event_loop* m_loop;
-    F m_function;
+    Function m_function;
 };
 
 /// A timed callback (call_later), shared with the `timer_handle` that can cancel it.
@@ -169,8 +169,8 @@ public:
 
     /// Runs the loop on this thread until `main` finishes; returns its value or rethrows.
     /// Throws `invalid_state_error` if this thread already runs a loop.
-    template <class T>
-    T run_until_complete(task<T> main);
+    template <class Value>
+    Value run_until_complete(task<Value> main);
 
     /// Schedules `awaitable` (a task, `to_thread(...)`, any awaitable) to run
     /// concurrently, starting in the next iteration. See `join_handle`.
@@ -189,14 +189,14 @@ public:
     auto create_task(Callable&& callable, Args&&... args);
 
     /// Runs `f()` in the next iteration. Loop thread.
-    template <class F>
-    void call_soon(F f) {
-        schedule(new detail::callback_node<std::decay_t<F>>(*this, std::move(f)));
+    template <class Function>
+    void call_soon(Function f) {
+        schedule(new detail::callback_node<std::decay_t<Function>>(*this, std::move(f)));
     }
 
     /// Runs `f()` once `delay` has passed. Loop thread.
-    template <class F>
-    timer_handle call_later(clock::duration delay, F f) {
+    template <class Function>
+    timer_handle call_later(clock::duration delay, Function f) {
         return schedule_callback(detail::saturating_deadline(time(), delay), std::move(f));
     }
 
@@ -205,8 +205,8 @@ public:
     /// drifts; `time_point::max()` means never. Loop thread.
     ///
     ///     auto h = loop.call_at(loop.time() + 1s, [] { tick(); });
-    template <class Clock, class Duration, class F>
-    timer_handle call_at(std::chrono::time_point<Clock, Duration> when, F f) {
+    template <class Clock, class Duration, class Function>
+    timer_handle call_at(std::chrono::time_point<Clock, Duration> when, Function f) {
         static_assert(std::is_same_v<Clock, clock>,
                       "unblock::event_loop::call_at: the time point must be of the loop's clock, "
                       "std::chrono::steady_clock (event_loop::clock); loop.time() + d gives one");
@@ -216,15 +216,15 @@ public:
     }
 
     /// Runs `f()` on the loop thread soon. Any thread; the loop must outlive the call.
-    template <class F>
-    void call_soon_threadsafe(F f) {
-        post_threadsafe(new detail::callback_node<std::decay_t<F>>(*this, std::move(f)));
+    template <class Function>
+    void call_soon_threadsafe(Function f) {
+        post_threadsafe(new detail::callback_node<std::decay_t<Function>>(*this, std::move(f)));
     }
 
     /// Runs `f(args...)` on `executor` (or the default executor for nullptr)
     /// and returns a `future` at once; see `unblock::run_in_executor` (offload.hpp).
-    template <class Executor, class F, class... Args>
-    auto run_in_executor(Executor&& executor, F&& f, Args&&... args);
+    template <class Executor, class Function, class... Args>
+    auto run_in_executor(Executor&& executor, Function&& f, Args&&... args);
 
     /// The executor `to_thread` and `run_in_executor(nullptr, ...)` use; created
     /// on first use. Throws `executor_shutdown_error` after shutdown_default_executor().
@@ -342,8 +342,8 @@ private:
         event_loop& m_loop;
     };
 
-    template <class F>
-    timer_handle schedule_callback(clock::time_point deadline, F f) {
+    template <class Function>
+    timer_handle schedule_callback(clock::time_point deadline, Function f) {
         auto timer =
             std::make_shared<detail::callback_timer>(*this, std::function<void()>(std::move(f)));
         timer->m_self = timer;
@@ -385,8 +385,8 @@ private:
 
 namespace detail {
 
-template <class F>
-void callback_node<F>::invoke(loop_node* node) noexcept {
+template <class Function>
+void callback_node<Function>::invoke(loop_node* node) noexcept {
     std::unique_ptr<callback_node> self(static_cast<callback_node*>(node));
     try {
         self->m_function();
@@ -620,8 +620,8 @@ struct loop_access {
         loop.report_if_unretrieved(task);
     }
     /// The state of the task `handle` refers to, or nullptr (for combinators).
-    template <class T>
-    static task_state* state_of(join_handle<T>& handle) noexcept {
+    template <class Value>
+    static task_state* state_of(join_handle<Value>& handle) noexcept {
         return handle.m_coroutine ? &handle.state() : nullptr;
     }
 };

@@ -28,16 +28,16 @@ namespace detail {
 
 /// An executor as run_in_executor accepts it: `execute(f)` runs the nullary
 /// `f` exactly once, on some thread (f fits std::function<void()>).
-template <class E>
-concept executor = requires(E& e, std::function<void()> f) {
+template <class Executor>
+concept executor = requires(Executor& e, std::function<void()> f) {
     e.execute(std::move(f));
 };
 
 /// An executor that builds run_in_executor's future itself, because its calls
 /// cross a process boundary (process_pool_executor, through process_pool.hpp).
-template <class E>
+template <class Executor>
 concept makes_own_future = requires {
-    typename E::process_executor_tag;
+    typename Executor::process_executor_tag;
 };
 
 /// Awaits one call offloaded to the running loop's default executor. The
@@ -103,15 +103,15 @@ private:
     thread_pool_executor* m_target;
 };
 
-template <class F, class... Args>
-using call_for = bound_call<std::decay_t<F>, std::decay_t<Args>...>;
+template <class Function, class... Args>
+using call_for = bound_call<std::decay_t<Function>, std::decay_t<Args>...>;
 
 /// Checks an offloaded call before anything names its result type, so that the
 /// message saying what to do is the first error; returns whether it is valid.
 /// Callers instantiate nothing else when it is not (`if constexpr`).
-template <class F, class... Args>
+template <class Function, class... Args>
 constexpr bool check_offloadable() {
-    using function = std::decay_t<F>;
+    using function = std::decay_t<Function>;
     constexpr bool callable = bindable_v<function, std::decay_t<Args>...>;
     constexpr bool stop_token_last =
         !callable && std::is_invocable_v<function, std::decay_t<Args>..., std::stop_token>;
@@ -138,8 +138,9 @@ constexpr bool check_offloadable() {
 
 /// An executor `to_thread(executor, f, args...)` accepts: a thread pool, a
 /// process pool, or any object with `execute(f)`.
-template <class E>
-concept any_executor = std::same_as<E, thread_pool_executor> || makes_own_future<E> || executor<E>;
+template <class Executor>
+concept any_executor = std::same_as<Executor, thread_pool_executor> || makes_own_future<Executor> ||
+    executor<Executor>;
 
 } // namespace detail
 
@@ -178,19 +179,19 @@ private:
 /// thread pool (a process pool, any object with `execute(f)`): lazy too; the
 /// await starts the work as `run_in_executor` would and waits for its future,
 /// so cancellation follows `future`'s rules. Awaitable once.
-template <class Executor, class F, class... Args>
+template <class Executor, class Function, class... Args>
 class [[nodiscard]] executor_call_awaitable {
 public:
     using future_type =
         decltype(std::declval<event_loop&>().run_in_executor(std::declval<Executor&>(),
-                                                             std::declval<F>(),
+                                                             std::declval<Function>(),
                                                              std::declval<Args>()...));
 
-    template <class G, class... A>
-    executor_call_awaitable(Executor& executor, G&& f, A&&... args)
+    template <class Callable, class... Given>
+    executor_call_awaitable(Executor& executor, Callable&& f, Given&&... args)
         : m_executor(&executor),
-          m_function(std::forward<G>(f)),
-          m_arguments(std::forward<A>(args)...) {}
+          m_function(std::forward<Callable>(f)),
+          m_arguments(std::forward<Given>(args)...) {}
 
     class awaiter {
     public:
@@ -233,7 +234,7 @@ private:
     }
 
     Executor* m_executor;
-    F m_function;
+    Function m_function;
     std::tuple<Args...> m_arguments;
     bool m_awaited = false;
 };
@@ -252,13 +253,15 @@ private:
 /// lock for all of them). Never block the loop thread waiting for it.
 ///
 ///     std::string text = co_await unblock::to_thread(read_file, path);
-template <class F, class... Args>
-    requires(!detail::any_executor<std::remove_cvref_t<F>>)
-auto to_thread(F&& f, Args&&... args) {
-    constexpr bool valid = detail::check_offloadable<F, Args...>(); // first: its message leads
+template <class Function, class... Args>
+    requires(!detail::any_executor<std::remove_cvref_t<Function>>)
+auto to_thread(Function&& f, Args&&... args) {
+    constexpr bool valid =
+        detail::check_offloadable<Function, Args...>(); // first: its message leads
     if constexpr (valid) {
-        using call = detail::call_for<F, Args...>;
-        return to_thread_awaitable<call>(call(std::forward<F>(f), std::forward<Args>(args)...));
+        using call = detail::call_for<Function, Args...>;
+        return to_thread_awaitable<call>(
+            call(std::forward<Function>(f), std::forward<Args>(args)...));
     }
 }
 
@@ -274,25 +277,26 @@ auto to_thread(F&& f, Args&&... args) {
 ///
 ///     thread_pool_executor io(4);
 ///     std::string text = co_await unblock::to_thread(io, read_file, path);
-template <class Executor, class F, class... Args>
+template <class Executor, class Function, class... Args>
     requires detail::any_executor<Executor>
-auto to_thread(Executor& executor, F&& f, Args&&... args) {
+auto to_thread(Executor& executor, Function&& f, Args&&... args) {
     if constexpr (std::is_same_v<Executor, thread_pool_executor>) {
-        constexpr bool valid = detail::check_offloadable<F, Args...>();
+        constexpr bool valid = detail::check_offloadable<Function, Args...>();
         if constexpr (valid) {
-            using call = detail::call_for<F, Args...>;
-            return to_thread_awaitable<call>(call(std::forward<F>(f), std::forward<Args>(args)...),
+            using call = detail::call_for<Function, Args...>;
+            return to_thread_awaitable<call>(call(std::forward<Function>(f),
+                                                  std::forward<Args>(args)...),
                                              &executor);
         }
     } else if constexpr (detail::makes_own_future<Executor>) {
         // The process pool checks f and the arguments itself (process_pool.hpp).
-        return executor_call_awaitable<Executor, std::decay_t<F>, std::decay_t<Args>...>(
-            executor, std::forward<F>(f), std::forward<Args>(args)...);
+        return executor_call_awaitable<Executor, std::decay_t<Function>, std::decay_t<Args>...>(
+            executor, std::forward<Function>(f), std::forward<Args>(args)...);
     } else {
-        constexpr bool valid = detail::check_offloadable<F, Args...>();
+        constexpr bool valid = detail::check_offloadable<Function, Args...>();
         if constexpr (valid) {
-            return executor_call_awaitable<Executor, std::decay_t<F>, std::decay_t<Args>...>(
-                executor, std::forward<F>(f), std::forward<Args>(args)...);
+            return executor_call_awaitable<Executor, std::decay_t<Function>, std::decay_t<Args>...>(
+                executor, std::forward<Function>(f), std::forward<Args>(args)...);
         }
     }
 }
@@ -300,9 +304,9 @@ auto to_thread(Executor& executor, F&& f, Args&&... args) {
 namespace detail {
 
 /// The executor a run_in_executor argument names: a reference or a pointer to one.
-template <class E>
-decltype(auto) dereference(E&& executor) noexcept {
-    if constexpr (std::is_pointer_v<std::remove_cvref_t<E>>) {
+template <class Executor>
+decltype(auto) dereference(Executor&& executor) noexcept {
+    if constexpr (std::is_pointer_v<std::remove_cvref_t<Executor>>) {
         return *executor;
     } else {
         return (executor);
@@ -311,19 +315,19 @@ decltype(auto) dereference(E&& executor) noexcept {
 
 } // namespace detail
 
-template <class Executor, class F, class... Args>
-auto event_loop::run_in_executor(Executor&& executor, F&& f, Args&&... args) {
+template <class Executor, class Function, class... Args>
+auto event_loop::run_in_executor(Executor&& executor, Function&& f, Args&&... args) {
     using executor_type = std::remove_cvref_t<std::remove_pointer_t<std::remove_cvref_t<Executor>>>;
 
     if constexpr (detail::makes_own_future<executor_type>) {
         // The process pool sends the function and its arguments, not a
         // closure; its own rules (process_pool.hpp) decide the result type.
-        return detail::dereference(executor).start_future(*this, std::forward<F>(f),
+        return detail::dereference(executor).start_future(*this, std::forward<Function>(f),
                                                           std::forward<Args>(args)...);
-    } else if constexpr (!detail::check_offloadable<F, Args...>()) {
+    } else if constexpr (!detail::check_offloadable<Function, Args...>()) {
         return; // the static_assert above said what to do; nothing more to report
     } else {
-        using call = detail::call_for<F, Args...>;
+        using call = detail::call_for<Function, Args...>;
         using result = typename call::result_type;
         if constexpr (std::is_null_pointer_v<std::remove_cvref_t<Executor>> ||
                       std::is_same_v<executor_type, thread_pool_executor>) {
@@ -336,7 +340,7 @@ auto event_loop::run_in_executor(Executor&& executor, F&& f, Args&&... args) {
             thread_pool_executor& target = pool ? *pool : default_executor();
             auto* state = new detail::future_operation<
                 detail::pool_operation<call, detail::submission::immediate>>(
-                call(std::forward<F>(f), std::forward<Args>(args)...));
+                call(std::forward<Function>(f), std::forward<Args>(args)...));
             return detail::start_future<result>(*this, state,
                                                 [&] { return state->start(target, *this); });
         } else {
@@ -346,7 +350,7 @@ auto event_loop::run_in_executor(Executor&& executor, F&& f, Args&&... args) {
                           "nullptr for the loop's default executor)");
             executor_type& target = detail::dereference(executor);
             auto* state = new detail::future_operation<detail::executor_operation<call>>(
-                call(std::forward<F>(f), std::forward<Args>(args)...));
+                call(std::forward<Function>(f), std::forward<Args>(args)...));
             return detail::start_future<result>(*this, state,
                                                 [&] { return state->start(target, *this); });
         }
@@ -360,9 +364,10 @@ auto event_loop::run_in_executor(Executor&& executor, F&& f, Args&&... args) {
 ///
 ///     auto f = unblock::run_in_executor(nullptr, blocking_task);
 ///     co_await f;
-template <class Executor, class F, class... Args>
-auto run_in_executor(Executor&& executor, F&& f, Args&&... args) {
-    return get_running_loop().run_in_executor(std::forward<Executor>(executor), std::forward<F>(f),
+template <class Executor, class Function, class... Args>
+auto run_in_executor(Executor&& executor, Function&& f, Args&&... args) {
+    return get_running_loop().run_in_executor(std::forward<Executor>(executor),
+                                              std::forward<Function>(f),
                                               std::forward<Args>(args)...);
 }
 

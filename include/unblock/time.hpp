@@ -145,9 +145,9 @@ sleep_until(std::chrono::time_point<Clock, Duration> deadline) noexcept {
 /// propagates.
 ///
 ///     int v = co_await unblock::wait_for(fetch(), 2s);
-template <class A, class Rep, class Period>
-auto wait_for(A awaitable, std::chrono::duration<Rep, Period> timeout)
-    -> task<detail::await_result_t<A>> {
+template <class Awaitable, class Rep, class Period>
+auto wait_for(Awaitable awaitable, std::chrono::duration<Rep, Period> timeout)
+    -> task<detail::await_result_t<Awaitable>> {
     auto inner = create_task(std::move(awaitable));
     co_return co_await inner.wait_for(
         detail::saturating_ceil<std::chrono::steady_clock::duration>(timeout));

@@ -17,9 +17,9 @@ namespace unblock {
 namespace detail {
 
 /// The coroutine that runs any other awaitable (to_thread(...), a future) as a task.
-template <class T, class A>
-task<T> run_awaitable(A awaitable) {
-    if constexpr (std::is_void_v<T>) {
+template <class Value, class Awaitable>
+task<Value> run_awaitable(Awaitable awaitable) {
+    if constexpr (std::is_void_v<Value>) {
         co_await std::move(awaitable);
     } else {
         co_return co_await std::move(awaitable);
@@ -90,10 +90,10 @@ auto event_loop::create_task(Awaitable awaitable, std::string name)
     return join_handle<result>(coroutine);
 }
 
-template <class T>
-T event_loop::run_until_complete(task<T> main) {
+template <class Value>
+Value event_loop::run_until_complete(task<Value> main) {
     running_scope scope(*this);
-    join_handle<T> handle = create_task(std::move(main), "main");
+    join_handle<Value> handle = create_task(std::move(main), "main");
     while (!handle.done())
         run_once();
     return handle.result();
@@ -122,8 +122,8 @@ auto create_task(Callable&& callable, Args&&... args) {
 /// or rethrows its exception. Before returning, cancels the tasks still
 /// pending and waits for them, then shuts the loop's default executor down.
 /// Throws `invalid_state_error` when called on a thread that runs a loop.
-template <class T>
-T run(task<T> main, event_loop::options settings = {}) {
+template <class Value>
+Value run(task<Value> main, event_loop::options settings = {}) {
     if (detail::t_running_loop != nullptr) {
         throw invalid_state_error(
             "unblock::run() cannot be called while an event loop is running on this thread; "

@@ -3,6 +3,7 @@
 /// frame I/O for the pool's poll loop.
 #pragma once
 
+#include "../integer_cast.hpp"
 #include "fd.hpp"
 #include "wire.hpp"
 
@@ -94,7 +95,7 @@ public:
                     if (length == 0 || length > process_max_frame) {
                         return false; // protocol violation
                     }
-                    m_payload.resize(static_cast<std::size_t>(length));
+                    m_payload.resize(integer_cast<std::size_t>(length));
                     m_payload_got = 0;
                     m_in_payload = true;
                 }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "../../codec.hpp"
+#include "../integer_cast.hpp"
 #include "fd.hpp"
 #include "thunk.hpp"
 #include "wire.hpp"
@@ -70,7 +71,7 @@ inline int process_worker_loop(int fd, void (*initializer)()) {
             return process_worker_internal_failure;
         }
         process_request request;
-        request.storage.resize(static_cast<std::size_t>(length));
+        request.storage.resize(integer_cast<std::size_t>(length));
         if (!process_read_all(fd, request.storage.data(), request.storage.size())) {
             return 0;
         }
