@@ -42,6 +42,17 @@ task<bool> cancelled_before_suspending(Body body) {
     co_return false;
 }
 
+/// Awaits `handle`; returns whether it ended with cancelled_error.
+template <class Value>
+task<bool> ends_cancelled(unblock::join_handle<Value>& handle) {
+    try {
+        co_await handle;
+    } catch (const unblock::cancelled_error&) {
+        co_return true;
+    }
+    co_return false;
+}
+
 } // namespace
 
 // --- to_thread -----------------------------------------------------------------
@@ -94,6 +105,40 @@ TEST_CASE("to_thread (c): a cancel after the call returned still wins, the resul
     };
     unblock::run(body());
     CHECK(runs == 1);
+}
+
+// --- to_thread(executor, ...) ---------------------------------------------------
+
+TEST_CASE("to_thread(pool, ...) (a): a pending cancel withdraws the call before it runs",
+          "[cancel]") {
+    unblock::thread_pool_executor pool(1);
+    std::atomic<int> runs{0};
+    auto body = [&]() -> task<> {
+        const bool threw = co_await cancelled_before_suspending(
+            [&]() -> task<> { co_await unblock::to_thread(pool, [&] { ++runs; }); });
+        CHECK(threw);
+        co_await unblock::to_thread(pool, [] {}); // FIFO on one worker
+    };
+    unblock::run(body());
+    CHECK(runs == 0);
+}
+
+TEST_CASE("to_thread(pool, ...) (c): a cancel after the call returned still wins", "[cancel]") {
+    unblock::thread_pool_executor pool(1);
+    std::latch finished(1);
+    auto body = [&]() -> task<> {
+        auto handle = unblock::create_task(unblock::to_thread(pool, [&] {
+            finished.count_down();
+            return 7;
+        }));
+        co_await unblock::sleep(0s); // the task submits its call...
+        co_await unblock::sleep(0s); // ...which reaches the pool at the end of that iteration
+        finished.wait();             // holds the loop: the completion cannot be resumed yet
+        handle.cancel();
+        const bool cancelled = co_await ends_cancelled(handle);
+        CHECK(cancelled);
+    };
+    unblock::run(body());
 }
 
 // --- future (run_in_executor) ----------------------------------------------------
@@ -259,6 +304,46 @@ TEST_CASE("sleep (c): a cancel after the timer fired, before the task resumed, s
         // runs first, then the timer's node resumes the sleeper.
         loop.call_soon([&] { sleeper.cancel(); });
         CHECK_THROWS_AS(co_await sleeper, unblock::cancelled_error);
+    };
+    unblock::run(body());
+}
+
+// --- sleep_until ------------------------------------------------------------------
+
+TEST_CASE("sleep_until (a): a pending cancel ends the sleep in the next iteration", "[cancel]") {
+    auto body = []() -> task<> {
+        auto& loop = unblock::get_running_loop();
+        const auto start = loop.time();
+        const bool threw = co_await cancelled_before_suspending(
+            [&]() -> task<> { co_await unblock::sleep_until(start + 10s); });
+        CHECK(threw);
+        CHECK(loop.time() - start < 5s);
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("sleep_until (b): a cancel while sleeping ends the sleep at once", "[cancel]") {
+    auto body = []() -> task<> {
+        auto& loop = unblock::get_running_loop();
+        auto sleeper = unblock::create_task(unblock::sleep_until(loop.time() + 10s));
+        co_await unblock::sleep(0s);
+        sleeper.cancel();
+        const bool cancelled = co_await ends_cancelled(sleeper);
+        CHECK(cancelled);
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("sleep_until (c): a cancel after the timer fired, before the task resumed, still wins",
+          "[cancel]") {
+    auto body = []() -> task<> {
+        auto& loop = unblock::get_running_loop();
+        auto sleeper = unblock::create_task(unblock::sleep_until(loop.time() + 1ms));
+        co_await unblock::sleep(0s); // the sleeper is on the timer heap
+        hold_loop_until(std::chrono::steady_clock::now() + 5ms);
+        loop.call_soon([&] { sleeper.cancel(); }); // runs before the due timer's node
+        const bool cancelled = co_await ends_cancelled(sleeper);
+        CHECK(cancelled);
     };
     unblock::run(body());
 }

@@ -597,3 +597,61 @@ TEST_CASE("a loop that cannot run because another runs on this thread refuses wo
     };
     unblock::run(body());
 }
+
+TEST_CASE(
+    "create_task(callable, args...) keeps a temporary capturing lambda alive while the task runs",
+    "[event_loop]") {
+    auto body = []() -> task<> {
+        std::vector<std::string> seen;
+        std::string prefix = "arg-";
+        // The lambda is a temporary: its captures (a string held by value and
+        // a reference) must live in the task's frame until the task ends.
+        auto handle = unblock::create_task(
+            [text = std::string(64, 'x'), &seen](std::string suffix) -> task<std::size_t> {
+                co_await unblock::sleep(1ms);
+                seen.push_back(text.substr(0, 3) + suffix);
+                co_return text.size();
+            },
+            prefix + "1");
+        prefix = "changed"; // arguments were copied
+        const std::size_t size = co_await handle;
+        CHECK(size == 64);
+        CHECK(seen == std::vector<std::string>{"xxxarg-1"});
+
+        // The member form, a void result, and an awaitable that is not a task.
+        int ran = 0;
+        auto& loop = unblock::get_running_loop();
+        auto on_loop = loop.create_task([&ran]() -> task<> {
+            co_await unblock::sleep(0s);
+            ++ran;
+        });
+        auto offloaded =
+            unblock::create_task([](int x) { return unblock::to_thread([x] { return x * 2; }); },
+                                 21);
+        co_await on_loop;
+        const int doubled = co_await offloaded;
+        CHECK(ran == 1);
+        CHECK(doubled == 42);
+    };
+    unblock::run(body());
+}
+
+TEST_CASE(
+    "create_task(callable, args...) destroys the callable and the arguments once, when the task ends",
+    "[event_loop]") {
+    using unblock::test::counted;
+    counted::reset();
+    auto body = []() -> task<> {
+        auto handle = unblock::create_task(
+            [keep = counted(1)](counted arg) -> task<int> {
+                co_await unblock::sleep(1ms);
+                co_return keep.value() + arg.value();
+            },
+            counted(2));
+        CHECK(counted::alive() > 0);
+        const int sum = co_await handle;
+        CHECK(sum == 3);
+    };
+    unblock::run(body());
+    CHECK(counted::alive() == 0);
+}

@@ -609,3 +609,182 @@ TEST_CASE("work submitted before the pool is shut down from the loop thread stil
     };
     CHECK(unblock::run(body()) == 7);
 }
+
+namespace {
+
+/// Runs the work inline and counts the calls of execute().
+struct counting_executor {
+    int executed = 0;
+    template <class F>
+    void execute(F&& f) {
+        ++executed;
+        f();
+    }
+};
+
+/// Keeps the work until the test runs it.
+struct manual_executor {
+    std::vector<std::function<void()>> work;
+    void execute(std::function<void()> f) { work.push_back(std::move(f)); }
+    void run_all() {
+        auto taken = std::move(work);
+        work.clear();
+        for (auto& f : taken)
+            f();
+    }
+};
+
+/// The exception a task ended with: "cancelled", the what() of another, or "none".
+template <class T>
+task<std::string> outcome_of(unblock::join_handle<T>& handle) {
+    try {
+        co_await handle;
+    } catch (const unblock::cancelled_error&) {
+        co_return "cancelled";
+    } catch (const std::exception& e) {
+        co_return e.what();
+    }
+    co_return "none";
+}
+
+} // namespace
+
+TEST_CASE("to_thread(executor, f, args...) is lazy: nothing is submitted until it is awaited",
+          "[offload][executor]") {
+    unblock::thread_pool_executor pool(1);
+    counting_executor counting;
+    auto body = [&]() -> task<> {
+        std::atomic<int> ran{0};
+        auto on_pool = unblock::to_thread(
+            pool, [&](int x) { ran += x; }, 1);
+        auto on_user = unblock::to_thread(
+            counting, [&](int x) { ran += x; }, 10);
+        co_await unblock::sleep(1ms); // a loop turn or two: still nothing
+        CHECK(ran == 0);
+        CHECK(counting.executed == 0);
+        const auto before = pool.stats();
+        CHECK(before.queued == 0);
+        CHECK(before.completed == 0);
+        co_await on_pool;
+        CHECK(ran == 1);
+        CHECK(pool.stats().completed == 1);
+        co_await std::move(on_user);
+        CHECK(ran == 11);
+        CHECK(counting.executed == 1);
+        // A dropped awaitable never runs.
+        {
+            auto dropped = unblock::to_thread(pool, [&] { ran = -1; });
+            (void)dropped;
+        }
+        co_await unblock::to_thread(pool, [] {}); // FIFO on one worker
+        CHECK(ran == 11);
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("to_thread(executor, f, args...) returns the result on the loop thread and rethrows",
+          "[offload][executor]") {
+    unblock::thread_pool_executor pool(1);
+    single_thread_executor single;
+    auto body = [&]() -> task<> {
+        const auto loop_thread = std::this_thread::get_id();
+        const auto pool_thread =
+            co_await unblock::to_thread(pool, [] { return std::this_thread::get_id(); });
+        CHECK(pool_thread != loop_thread);
+        CHECK(std::this_thread::get_id() == loop_thread);
+        const int sum = co_await unblock::to_thread(pool, add, 20, 22);
+        CHECK(sum == 42);
+        const auto single_thread =
+            co_await unblock::to_thread(single, [] { return std::this_thread::get_id(); });
+        CHECK(single_thread == single.thread_id());
+        CHECK(std::this_thread::get_id() == loop_thread);
+        const int user_sum = co_await unblock::to_thread(single, add, 1, 2);
+        CHECK(user_sum == 3);
+
+        auto failing = unblock::create_task(
+            unblock::to_thread(pool, []() -> int { throw std::invalid_argument("bad pool"); }));
+        auto failing_user = unblock::create_task(
+            unblock::to_thread(single, []() -> int { throw std::invalid_argument("bad user"); }));
+        const std::string pool_error = co_await outcome_of(failing);
+        const std::string user_error = co_await outcome_of(failing_user);
+        CHECK(pool_error == "bad pool");
+        CHECK(user_error == "bad user");
+
+        auto twice = unblock::to_thread(pool, [] {});
+        co_await twice;
+        bool second_await_refused = false;
+        try {
+            co_await twice;
+        } catch (const unblock::invalid_state_error&) {
+            second_await_refused = true;
+        }
+        CHECK(second_await_refused);
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("cancelling to_thread(executor, ...) withdraws queued work and stops running work",
+          "[offload][executor][cancel]") {
+    unblock::thread_pool_executor pool(1);
+    std::atomic<bool> queued_ran{false};
+    auto body = [&]() -> task<> {
+        std::latch started(1);
+        std::latch release(1);
+        auto blocker = unblock::create_task(unblock::to_thread(pool, [&] {
+            started.count_down();
+            release.wait();
+        }));
+        co_await unblock::to_thread([&] { started.wait(); }); // the only worker is busy
+        auto queued = unblock::create_task(unblock::to_thread(pool, [&] { queued_ran = true; }));
+        co_await unblock::sleep(0s); // `queued` submits its call...
+        co_await unblock::sleep(0s); // ...which reaches the pool at the end of that iteration
+        CHECK(pool.stats().queued == 1);
+        queued.cancel();
+        const std::string queued_outcome = co_await outcome_of(queued);
+        CHECK(queued_outcome == "cancelled");
+        CHECK(pool.stats().queued == 0);
+        release.count_down();
+        co_await blocker;
+
+        // Running work: its stop token is requested; the task resumes after it returned.
+        std::latch running(1);
+        std::atomic<bool> returned{false};
+        auto stoppable = unblock::create_task(unblock::to_thread(pool, [&](std::stop_token stop) {
+            running.count_down();
+            while (!stop.stop_requested())
+                std::this_thread::yield();
+            returned = true;
+        }));
+        co_await unblock::to_thread([&] { running.wait(); });
+        stoppable.cancel();
+        const std::string stopped = co_await outcome_of(stoppable);
+        CHECK(stopped == "cancelled");
+        CHECK(returned);
+
+        // Any executor: the stop token is requested; the cancel wins over the result.
+        manual_executor manual;
+        auto held = unblock::create_task(
+            unblock::to_thread(manual, [](std::stop_token stop) { return stop.stop_requested(); }));
+        co_await unblock::sleep(0s);
+        CHECK(manual.work.size() == 1);
+        held.cancel();
+        manual.run_all();
+        const std::string held_outcome = co_await outcome_of(held);
+        CHECK(held_outcome == "cancelled");
+
+        // A cancel that comes before the await is delivered once it suspends
+        // (cancellable_wait's policy): the work is stopped the same way.
+        std::atomic<bool> saw_stop{false};
+        auto early = unblock::create_task(unblock::to_thread(manual, [&](std::stop_token stop) {
+            saw_stop = stop.stop_requested();
+        }));
+        early.cancel();
+        co_await unblock::sleep(0s);
+        manual.run_all();
+        CHECK(saw_stop);
+        const std::string early_outcome = co_await outcome_of(early);
+        CHECK(early_outcome == "cancelled");
+    };
+    unblock::run(body());
+    CHECK_FALSE(queued_ran);
+}

@@ -152,3 +152,42 @@ TEST_CASE("a process pool function returning const T works through run_in_execut
     };
     unblock::run(body());
 }
+
+TEST_CASE("to_thread(process_pool, f, args...) is lazy, returns results, rethrows and cancels",
+          "[process_offload][cancel]") {
+    unblock::process_pool_executor pool(1);
+    const std::string marker = "/tmp/unblock_process_lazy_" + std::to_string(::getpid());
+    auto body = [&]() -> task<> {
+        auto never_awaited = unblock::to_thread(pool, touch, marker);
+        auto later = unblock::to_thread(pool, square, 6);
+        co_await unblock::sleep(1ms);
+        CHECK(pool.stats().completed == 0); // nothing was submitted
+        const int value = co_await later;
+        CHECK(value == 36);
+        std::string error;
+        try {
+            co_await unblock::to_thread(pool, reject, -1);
+        } catch (const std::invalid_argument& e) {
+            error = e.what();
+        }
+        CHECK(error == "negative input");
+        // Cancelling the awaiting task kills the running call's worker at once.
+        auto busy = unblock::create_task(unblock::to_thread(pool, sleep_long, 60));
+        co_await unblock::sleep(1ms);
+        busy.cancel();
+        bool cancelled = false;
+        try {
+            co_await busy;
+        } catch (const unblock::cancelled_error&) {
+            cancelled = true;
+        }
+        CHECK(cancelled);
+        const int after = co_await unblock::to_thread(pool, square, 3);
+        CHECK(after == 9);
+    };
+    const auto start = std::chrono::steady_clock::now();
+    unblock::run(body());
+    CHECK(std::chrono::steady_clock::now() - start < 30s);
+    pool.shutdown(true);
+    CHECK_FALSE(exists(marker));
+}

@@ -238,3 +238,117 @@ TEST_CASE("wait_for's timeout message says how long the wait really took", "[tim
     };
     unblock::run(body());
 }
+
+TEST_CASE("a sleep_until ticker does not drift: each deadline is exactly start + n * period",
+          "[time]") {
+    // Each step wakes late on purpose. The exact deadline the sleeper waits
+    // for is pinned between two call_at callbacks registered before it: one
+    // at the deadline (runs before the sleeper, ties go in scheduling order)
+    // and one a nanosecond later (runs after it). No timing is asserted.
+    auto body = []() -> task<> {
+        auto& loop = unblock::get_running_loop();
+        constexpr auto period = 2ms;
+        const auto start = loop.time();
+        std::vector<std::string> events;
+        std::vector<unblock::timer_handle> handles;
+        auto next = start;
+        bool never_early = true;
+        for (int n = 1; n <= 4; ++n) {
+            const auto deadline = start + n * period;
+            const std::string step = std::to_string(n);
+            handles.push_back(
+                loop.call_at(deadline, [&events, step] { events.push_back("at " + step); }));
+            handles.push_back(loop.call_at(deadline + 1ns,
+                                           [&events, step] { events.push_back("after " + step); }));
+            next += period;
+            co_await unblock::sleep_until(next);
+            events.push_back("tick " + step);
+            never_early = never_early && loop.time() >= deadline;
+            while (loop.time() < deadline + period / 2) {
+                // late work: the next deadline must not move
+            }
+        }
+        co_await unblock::sleep(0s); // lets "after 4" run
+        CHECK(never_early);
+        CHECK(events == std::vector<std::string>{"at 1", "tick 1", "after 1", "at 2", "tick 2",
+                                                 "after 2", "at 3", "tick 3", "after 3", "at 4",
+                                                 "tick 4", "after 4"});
+        for (std::size_t i = 0; i < handles.size(); i += 2) {
+            const auto n = static_cast<int>(i / 2 + 1);
+            CHECK(handles[i].when() == start + n * period);
+            CHECK(handles[i + 1].when() == start + n * period + 1ns);
+        }
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("call_at runs callbacks in deadline order, equal deadlines in scheduling order",
+          "[time][event_loop]") {
+    auto body = []() -> task<> {
+        auto& loop = unblock::get_running_loop();
+        const auto t = loop.time();
+        std::vector<std::string> order;
+        loop.call_at(t + 3ms, [&] { order.push_back("3"); });
+        loop.call_at(t + 1ms, [&] { order.push_back("1"); });
+        auto two_a = loop.call_at(t + 2ms, [&] { order.push_back("2a"); });
+        loop.call_at(t + 2ms, [&] { order.push_back("2b"); });
+        loop.call_at(t - 1s, [&] { order.push_back("past"); });
+        auto dropped = loop.call_at(t + 1ms, [&] { order.push_back("cancelled"); });
+        // A coarser clock duration converts exactly.
+        loop.call_at(std::chrono::time_point_cast<std::chrono::hours>(t) - 1h,
+                     [&] { order.push_back("coarse past"); });
+        CHECK(dropped.cancel());
+        CHECK(dropped.cancelled());
+        CHECK(two_a.when() == t + 2ms);
+        co_await unblock::sleep_until(t + 3ms); // registered after "3": runs after it
+        CHECK(order == std::vector<std::string>{"coarse past", "past", "1", "2a", "2b", "3"});
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("sleep_until: a past deadline yields, time_point::max() means never, a cancel wakes it",
+          "[time][cancel]") {
+    using namespace std::chrono;
+    auto ends_cancelled = [](unblock::join_handle<void>& handle) -> task<bool> {
+        try {
+            co_await handle;
+        } catch (const unblock::cancelled_error&) {
+            co_return true;
+        }
+        co_return false;
+    };
+    auto body = [&]() -> task<> {
+        auto& loop = unblock::get_running_loop();
+        std::vector<std::string> order;
+        auto other = unblock::create_task([&]() -> task<> {
+            order.push_back("other");
+            co_return;
+        });
+        co_await unblock::sleep_until(loop.time() - 1h); // the ready task goes first
+        order.push_back("past deadline");
+        CHECK(order == std::vector<std::string>{"other", "past deadline"});
+        co_await other;
+
+        // Saturates: never fires, and the loop does not spin on it.
+        auto forever = unblock::create_task(unblock::sleep_until(steady_clock::time_point::max()));
+        auto coarse = unblock::create_task(
+            unblock::sleep_until(time_point<steady_clock, hours>(hours::max())));
+        co_await unblock::sleep(1ms);
+        CHECK_FALSE(forever.done());
+        CHECK_FALSE(coarse.done());
+        CHECK(forever.cancel());
+        CHECK(coarse.cancel());
+        const bool forever_cancelled = co_await ends_cancelled(forever);
+        const bool coarse_cancelled = co_await ends_cancelled(coarse);
+        CHECK(forever_cancelled);
+        CHECK(coarse_cancelled);
+        CHECK(forever.cancelled());
+
+        // A cancel that comes before the task reaches sleep_until.
+        auto early = unblock::create_task(unblock::sleep_until(loop.time() + 1h));
+        early.cancel();
+        const bool early_cancelled = co_await ends_cancelled(early);
+        CHECK(early_cancelled);
+    };
+    unblock::run(body());
+}

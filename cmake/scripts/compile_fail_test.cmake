@@ -3,6 +3,12 @@
 # A build-failure test passes only if building TARGET (whose one source is
 # SOURCE) FAILS and the compiler output matches the regex on SOURCE's first
 # line:   // expect-error: <CMake regex>
+# or, when the message must be the first error the user reads,
+#         // expect-first-error: <CMake regex>
+# which the first diagnostic line containing "error" must match. Each of the
+# lines right after it of the form
+#         // expect-also: <CMake regex>
+# must match the output too (e.g. the name of the offending type).
 # A file that compiles, or that fails for another reason, fails the test.
 
 cmake_policy(VERSION 3.21)
@@ -10,12 +16,21 @@ cmake_policy(VERSION 3.21)
 file(READ "${SOURCE}" head LIMIT 4096)
 string(REGEX MATCH "^[^\n]*" first_line "${head}")
 string(REGEX REPLACE "[ \t\r]+$" "" first_line "${first_line}")
-if(NOT first_line MATCHES "^// expect-error: (.+)$")
+if(NOT first_line MATCHES "^// expect-(first-)?error: (.+)$")
     message(FATAL_ERROR
-        "${SOURCE}: the first line must be `// expect-error: <regex>` naming the "
-        "diagnostic the compile is expected to fail with; it is: '${first_line}'")
+        "${SOURCE}: the first line must be `// expect-error: <regex>` (or "
+        "`// expect-first-error: <regex>`) naming the diagnostic the compile is "
+        "expected to fail with; it is: '${first_line}'")
 endif()
-set(expected "${CMAKE_MATCH_1}")
+set(expect_first "${CMAKE_MATCH_1}")
+set(expected "${CMAKE_MATCH_2}")
+set(also_expected)
+string(REGEX MATCHALL "\n// expect-also: [^\n]*" also_lines "${head}")
+foreach(line IN LISTS also_lines)
+    string(REGEX REPLACE "^\n// expect-also: " "" pattern "${line}")
+    string(REGEX REPLACE "[ \t\r]+$" "" pattern "${pattern}")
+    list(APPEND also_expected "${pattern}")
+endforeach()
 
 set(config_args)
 if(CONFIG)
@@ -38,9 +53,25 @@ endif()
 # (which contains the file name).
 string(REGEX REPLACE "[^\n]* -c [^\n]*" "" diagnostics "${output}")
 string(REGEX REPLACE "FAILED: [^\n]*" "" diagnostics "${diagnostics}")
-if(NOT diagnostics MATCHES "${expected}")
+if(expect_first)
+    string(REGEX MATCH "[^\n]*error:[^\n]*" first_error "${diagnostics}")
+    if(NOT first_error MATCHES "${expected}")
+        message(FATAL_ERROR
+            "${SOURCE} failed to compile, but its first error is not the expected one.\n"
+            "Expected the first error to match: ${expected}\nFirst error: ${first_error}\n"
+            "Compiler output:\n${output}")
+    endif()
+elseif(NOT diagnostics MATCHES "${expected}")
     message(FATAL_ERROR
         "${SOURCE} failed to compile, but not with the expected error.\n"
         "Expected a match for: ${expected}\nCompiler output:\n${output}")
 endif()
-message(STATUS "${SOURCE}: failed to compile as expected (matched: ${CMAKE_MATCH_0})")
+set(matched "${CMAKE_MATCH_0}")
+foreach(pattern IN LISTS also_expected)
+    if(NOT diagnostics MATCHES "${pattern}")
+        message(FATAL_ERROR
+            "${SOURCE} failed to compile with the expected error, but the output lacks: "
+            "${pattern}\nCompiler output:\n${output}")
+    endif()
+endforeach()
+message(STATUS "${SOURCE}: failed to compile as expected (matched: ${matched})")

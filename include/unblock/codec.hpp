@@ -28,6 +28,7 @@
 /// `encode` or `decode` may throw it too to refuse a value.
 #pragma once
 
+#include "detail/integer_cast.hpp"
 #include "errors.hpp"
 
 #include <array>
@@ -73,12 +74,12 @@ public:
     }
 
     /// Appends the object representation of a trivially copyable value.
-    template <class T>
-        requires std::is_trivially_copyable_v<T>
-    void write_raw(const T& value) { write(&value, sizeof(T)); }
+    template <class Value>
+        requires std::is_trivially_copyable_v<Value>
+    void write_raw(const Value& value) { write(&value, sizeof(Value)); }
 
     /// Appends an element or byte count (always 64 bits).
-    void write_size(std::size_t n) { write_raw(static_cast<std::uint64_t>(n)); }
+    void write_size(std::size_t n) { write_raw(detail::integer_cast<std::uint64_t>(n)); }
 
     /// Bytes written so far.
     [[nodiscard]] std::size_t size() const noexcept { return m_buffer.size(); }
@@ -115,12 +116,12 @@ public:
     }
 
     /// Reads a trivially copyable value written by `byte_writer::write_raw`.
-    template <class T>
-        requires std::is_trivially_copyable_v<T>
-    [[nodiscard]] T read_raw() {
-        std::array<std::byte, sizeof(T)> bytes;
-        read(bytes.data(), sizeof(T));
-        return std::bit_cast<T>(bytes);
+    template <class Value>
+        requires std::is_trivially_copyable_v<Value>
+    [[nodiscard]] Value read_raw() {
+        std::array<std::byte, sizeof(Value)> bytes;
+        read(bytes.data(), sizeof(Value));
+        return std::bit_cast<Value>(bytes);
     }
 
     /// Reads a count written by `write_size`; throws `serialization_error` if
@@ -165,54 +166,54 @@ private:
 /// A specialization provides
 /// `static void encode(byte_writer&, const T&)` and
 /// `static T decode(byte_reader&)`; `decode` reads exactly what `encode` wrote.
-template <class T>
+template <class Value>
 struct codec {};
 
 /// A type with a usable `codec<T>`.
-template <class T>
-concept codable = requires(byte_writer& out, const T& value, byte_reader& in) {
-    codec<T>::encode(out, value);
-    { codec<T>::decode(in) } -> std::same_as<T>;
+template <class Value>
+concept codable = requires(byte_writer& out, const Value& value, byte_reader& in) {
+    codec<Value>::encode(out, value);
+    { codec<Value>::decode(in) } -> std::same_as<Value>;
 };
 
 /// Appends `value` to `out` with `codec<T>`.
-template <codable T>
-void encode(byte_writer& out, const T& value) {
-    codec<T>::encode(out, value);
+template <codable Value>
+void encode(byte_writer& out, const Value& value) {
+    codec<Value>::encode(out, value);
 }
 
 /// Reads a `T` from `in` with `codec<T>`.
-template <codable T>
-[[nodiscard]] T decode(byte_reader& in) {
-    return codec<T>::decode(in);
+template <codable Value>
+[[nodiscard]] Value decode(byte_reader& in) {
+    return codec<Value>::decode(in);
 }
 
 namespace detail {
 
-template <class T>
+template <class Value>
 inline constexpr bool codec_is_view = false;
-template <class C, class Tr>
-inline constexpr bool codec_is_view<std::basic_string_view<C, Tr>> = true;
-template <class T, std::size_t N>
-inline constexpr bool codec_is_view<std::span<T, N>> = true;
-template <class T>
-inline constexpr bool codec_is_view<std::reference_wrapper<T>> = true;
+template <class Char, class Tr>
+inline constexpr bool codec_is_view<std::basic_string_view<Char, Tr>> = true;
+template <class Value, std::size_t Extent>
+inline constexpr bool codec_is_view<std::span<Value, Extent>> = true;
+template <class Value>
+inline constexpr bool codec_is_view<std::reference_wrapper<Value>> = true;
 
 /// Trivially copyable and safe to copy byte-wise into another process: no
 /// object pointers and no views (function pointers are fine: same image).
-template <class T>
-concept codec_raw =
-    std::is_trivially_copyable_v<T> && !std::is_member_pointer_v<T> && !codec_is_view<T> &&
-    (!std::is_pointer_v<T> || std::is_function_v<std::remove_pointer_t<T>>);
+template <class Value>
+concept codec_raw = std::is_trivially_copyable_v<Value> && !std::is_member_pointer_v<Value> &&
+                    !codec_is_view<Value> &&
+                    (!std::is_pointer_v<Value> || std::is_function_v<std::remove_pointer_t<Value>>);
 
 /// Encodes a contiguous run of elements: one copy when they are raw.
-template <class T>
-void codec_encode_run(byte_writer& out, const T* data, std::size_t n) {
-    if constexpr (codec_raw<T>) {
-        out.write(data, n * sizeof(T));
+template <class Value>
+void codec_encode_run(byte_writer& out, const Value* data, std::size_t n) {
+    if constexpr (codec_raw<Value>) {
+        out.write(data, n * sizeof(Value));
     } else {
         for (std::size_t i = 0; i != n; ++i) {
-            codec<T>::encode(out, data[i]);
+            codec<Value>::encode(out, data[i]);
         }
     }
 }
@@ -220,12 +221,12 @@ void codec_encode_run(byte_writer& out, const T* data, std::size_t n) {
 } // namespace detail
 
 /// Raw bytes of trivially copyable pointer-free types.
-template <class T>
-    requires detail::codec_raw<T>
-struct codec<T> {
-    static void encode(byte_writer& out, const T& value) { out.write_raw(value); }
-    static T decode(byte_reader& in) {
-        if constexpr (std::is_same_v<T, bool>) {
+template <class Value>
+    requires detail::codec_raw<Value>
+struct codec<Value> {
+    static void encode(byte_writer& out, const Value& value) { out.write_raw(value); }
+    static Value decode(byte_reader& in) {
+        if constexpr (std::is_same_v<Value, bool>) {
             // Any byte but 0 or 1 would be an invalid bool (undefined behaviour).
             const auto byte = in.read_raw<std::uint8_t>();
             if (byte > 1) {
@@ -234,35 +235,35 @@ struct codec<T> {
             }
             return byte == 1;
         } else {
-            return in.read_raw<T>();
+            return in.read_raw<Value>();
         }
     }
 };
 
 /// `std::basic_string` of trivially copyable characters: length, then the characters.
-template <class C, class Tr, class A>
-    requires detail::codec_raw<C>
-struct codec<std::basic_string<C, Tr, A>> {
-    using type = std::basic_string<C, Tr, A>;
+template <class Char, class Tr, class Alloc>
+    requires detail::codec_raw<Char>
+struct codec<std::basic_string<Char, Tr, Alloc>> {
+    using type = std::basic_string<Char, Tr, Alloc>;
     static void encode(byte_writer& out, const type& s) {
         out.write_size(s.size());
-        out.write(s.data(), s.size() * sizeof(C));
+        out.write(s.data(), s.size() * sizeof(Char));
     }
     static type decode(byte_reader& in) {
-        const std::size_t n = in.read_size(sizeof(C));
-        type s(n, C{});
-        in.read(s.data(), n * sizeof(C));
+        const std::size_t n = in.read_size(sizeof(Char));
+        type s(n, Char{});
+        in.read(s.data(), n * sizeof(Char));
         return s;
     }
 };
 
 /// `std::vector`: count, then the elements (one copy when they are raw).
-template <class T, class A>
-    requires codable<T>
-struct codec<std::vector<T, A>> {
-    using type = std::vector<T, A>;
+template <class Value, class Alloc>
+    requires codable<Value>
+struct codec<std::vector<Value, Alloc>> {
+    using type = std::vector<Value, Alloc>;
     static void encode(byte_writer& out, const type& v) {
-        if constexpr (std::is_same_v<T, bool>) {
+        if constexpr (std::is_same_v<Value, bool>) {
             out.write_size(v.size());
             for (const bool b : v) {
                 out.write_raw(static_cast<std::uint8_t>(b));
@@ -273,17 +274,17 @@ struct codec<std::vector<T, A>> {
         }
     }
     static type decode(byte_reader& in) {
-        if constexpr (detail::codec_raw<T> && !std::is_same_v<T, bool>) {
-            const std::size_t n = in.read_size(sizeof(T));
+        if constexpr (detail::codec_raw<Value> && !std::is_same_v<Value, bool>) {
+            const std::size_t n = in.read_size(sizeof(Value));
             type v(n);
-            in.read(v.data(), n * sizeof(T));
+            in.read(v.data(), n * sizeof(Value));
             return v;
         } else {
             const std::size_t n = in.read_size();
             type v;
             v.reserve(n < in.remaining() ? n : in.remaining());
             for (std::size_t i = 0; i != n; ++i) {
-                v.push_back(codec<T>::decode(in));
+                v.push_back(codec<Value>::decode(in));
             }
             return v;
         }
@@ -291,34 +292,36 @@ struct codec<std::vector<T, A>> {
 };
 
 /// `std::array`: the elements (one copy when they are raw).
-template <class T, std::size_t N>
-    requires codable<T>
-struct codec<std::array<T, N>> {
-    using type = std::array<T, N>;
+template <class Value, std::size_t Extent>
+    requires codable<Value>
+struct codec<std::array<Value, Extent>> {
+    using type = std::array<Value, Extent>;
     static void encode(byte_writer& out, const type& a) {
-        detail::codec_encode_run(out, a.data(), N);
+        detail::codec_encode_run(out, a.data(), Extent);
     }
-    static type decode(byte_reader& in) { return decode_all(in, std::make_index_sequence<N>{}); }
+    static type decode(byte_reader& in) {
+        return decode_all(in, std::make_index_sequence<Extent>{});
+    }
 
 private:
-    template <std::size_t... I>
-    static type decode_all(byte_reader& in, std::index_sequence<I...>) {
+    template <std::size_t... Index>
+    static type decode_all(byte_reader& in, std::index_sequence<Index...>) {
         // Braced initialisation evaluates left to right.
-        return type{{(static_cast<void>(I), codec<T>::decode(in))...}};
+        return type{{(static_cast<void>(Index), codec<Value>::decode(in))...}};
     }
 };
 
 /// `std::pair`: first, then second.
-template <class A, class B>
-    requires codable<A> && codable<B>
-struct codec<std::pair<A, B>> {
-    static void encode(byte_writer& out, const std::pair<A, B>& p) {
-        codec<A>::encode(out, p.first);
-        codec<B>::encode(out, p.second);
+template <class First, class Second>
+    requires codable<First> && codable<Second>
+struct codec<std::pair<First, Second>> {
+    static void encode(byte_writer& out, const std::pair<First, Second>& p) {
+        codec<First>::encode(out, p.first);
+        codec<Second>::encode(out, p.second);
     }
-    static std::pair<A, B> decode(byte_reader& in) {
-        A first = codec<A>::decode(in);
-        return std::pair<A, B>(std::move(first), codec<B>::decode(in));
+    static std::pair<First, Second> decode(byte_reader& in) {
+        First first = codec<First>::decode(in);
+        return std::pair<First, Second>(std::move(first), codec<Second>::decode(in));
     }
 };
 
@@ -336,20 +339,20 @@ struct codec<std::tuple<Ts...>> {
 };
 
 /// `std::optional`: a presence byte, then the value.
-template <class T>
-    requires codable<T>
-struct codec<std::optional<T>> {
-    static void encode(byte_writer& out, const std::optional<T>& o) {
+template <class Value>
+    requires codable<Value>
+struct codec<std::optional<Value>> {
+    static void encode(byte_writer& out, const std::optional<Value>& o) {
         out.write_raw(static_cast<std::uint8_t>(o.has_value()));
         if (o) {
-            codec<T>::encode(out, *o);
+            codec<Value>::encode(out, *o);
         }
     }
-    static std::optional<T> decode(byte_reader& in) {
+    static std::optional<Value> decode(byte_reader& in) {
         if (in.read_raw<std::uint8_t>() == 0) {
             return std::nullopt;
         }
-        return std::optional<T>(codec<T>::decode(in));
+        return std::optional<Value>(codec<Value>::decode(in));
     }
 };
 
@@ -374,15 +377,15 @@ struct codec<std::variant<Ts...>> {
     }
 
 private:
-    template <std::size_t I>
+    template <std::size_t Index>
     static type decode_one(byte_reader& in) {
-        using alt = std::variant_alternative_t<I, type>;
-        return type(std::in_place_index<I>, codec<alt>::decode(in));
+        using alt = std::variant_alternative_t<Index, type>;
+        return type(std::in_place_index<Index>, codec<alt>::decode(in));
     }
-    template <std::size_t... I>
-    static type decode_at(std::size_t index, byte_reader& in, std::index_sequence<I...>) {
+    template <std::size_t... Index>
+    static type decode_at(std::size_t index, byte_reader& in, std::index_sequence<Index...>) {
         using decoder = type (*)(byte_reader&);
-        static constexpr decoder table[] = {&decode_one<I>...};
+        static constexpr decoder table[] = {&decode_one<Index>...};
         return table[index](in);
     }
 };
@@ -422,29 +425,32 @@ struct codec_associative {
 } // namespace detail
 
 /// `std::map`: count, then (key, value) pairs in order.
-template <class K, class V, class C, class A>
-    requires codable<K> && codable<V>
-struct codec<std::map<K, V, C, A>> : detail::codec_associative<std::map<K, V, C, A>, K, V> {
+template <class Key, class Mapped, class Compare, class Alloc>
+    requires codable<Key> && codable<Mapped>
+struct codec<std::map<Key, Mapped, Compare, Alloc>>
+    : detail::codec_associative<std::map<Key, Mapped, Compare, Alloc>, Key, Mapped> {
 };
 
 /// `std::unordered_map`: count, then (key, value) pairs.
-template <class K, class V, class H, class E, class A>
-    requires codable<K> && codable<V>
-struct codec<std::unordered_map<K, V, H, E, A>>
-    : detail::codec_associative<std::unordered_map<K, V, H, E, A>, K, V> {
+template <class Key, class Mapped, class Hash, class KeyEqual, class Alloc>
+    requires codable<Key> && codable<Mapped>
+struct codec<std::unordered_map<Key, Mapped, Hash, KeyEqual, Alloc>>
+    : detail::codec_associative<std::unordered_map<Key, Mapped, Hash, KeyEqual, Alloc>, Key,
+                                Mapped> {
 };
 
 /// `std::set`: count, then the keys in order.
-template <class K, class C, class A>
-    requires codable<K>
-struct codec<std::set<K, C, A>> : detail::codec_associative<std::set<K, C, A>, K, void> {
+template <class Key, class Compare, class Alloc>
+    requires codable<Key>
+struct codec<std::set<Key, Compare, Alloc>>
+    : detail::codec_associative<std::set<Key, Compare, Alloc>, Key, void> {
 };
 
 /// `std::unordered_set`: count, then the keys.
-template <class K, class H, class E, class A>
-    requires codable<K>
-struct codec<std::unordered_set<K, H, E, A>>
-    : detail::codec_associative<std::unordered_set<K, H, E, A>, K, void> {
+template <class Key, class Hash, class KeyEqual, class Alloc>
+    requires codable<Key>
+struct codec<std::unordered_set<Key, Hash, KeyEqual, Alloc>>
+    : detail::codec_associative<std::unordered_set<Key, Hash, KeyEqual, Alloc>, Key, void> {
 };
 
 } // namespace unblock

@@ -36,7 +36,7 @@
 
 namespace unblock {
 
-template <class T>
+template <class Value>
 class join_handle;
 
 class event_loop;
@@ -50,37 +50,37 @@ class offload_token;
 constinit inline thread_local event_loop* t_running_loop = nullptr;
 
 /// The object `co_await x` actually talks to.
-template <class A>
-decltype(auto) get_awaiter(A&& awaitable) {
-    if constexpr (requires { std::forward<A>(awaitable).operator co_await(); }) {
-        return std::forward<A>(awaitable).operator co_await();
-    } else if constexpr (requires { operator co_await(std::forward<A>(awaitable)); }) {
-        return operator co_await(std::forward<A>(awaitable));
+template <class Awaitable>
+decltype(auto) get_awaiter(Awaitable&& awaitable) {
+    if constexpr (requires { std::forward<Awaitable>(awaitable).operator co_await(); }) {
+        return std::forward<Awaitable>(awaitable).operator co_await();
+    } else if constexpr (requires { operator co_await(std::forward<Awaitable>(awaitable)); }) {
+        return operator co_await(std::forward<Awaitable>(awaitable));
     } else {
-        return std::forward<A>(awaitable);
+        return std::forward<Awaitable>(awaitable);
     }
 }
 
 /// Something `co_await` accepts inside a task.
-template <class A>
-concept awaitable = requires(A&& a) {
-    { get_awaiter(std::forward<A>(a)).await_ready() } -> std::convertible_to<bool>;
-    get_awaiter(std::forward<A>(a)).await_resume();
+template <class Awaitable>
+concept awaitable = requires(Awaitable&& a) {
+    { get_awaiter(std::forward<Awaitable>(a)).await_ready() } -> std::convertible_to<bool>;
+    get_awaiter(std::forward<Awaitable>(a)).await_resume();
 };
 
 /// What `co_await std::declval<A>()` yields.
-template <class A>
-using await_result_t = decltype(get_awaiter(std::declval<A>()).await_resume());
+template <class Awaitable>
+using await_result_t = decltype(get_awaiter(std::declval<Awaitable>()).await_resume());
 
 /// A heap-allocated callback run once by the loop (call_soon, call_soon_threadsafe).
-template <class F>
+template <class Function>
 struct callback_node final : loop_node {
-    callback_node(event_loop& loop, F function)
+    callback_node(event_loop& loop, Function function)
         : loop_node(&invoke), m_loop(&loop), m_function(std::move(function)) {}
     static void invoke(loop_node* node) noexcept;
 
     event_loop* m_loop;
-    F m_function;
+    Function m_function;
 };
 
 /// A timed callback (call_later), shared with the `timer_handle` that can cancel it.
@@ -97,7 +97,7 @@ struct callback_timer final : timer_node {
 
 } // namespace detail
 
-/// Cancels a callback scheduled with `event_loop::call_later`. Loop thread only.
+/// Cancels a callback scheduled with `event_loop::call_later` or `call_at`. Loop thread only.
 class timer_handle {
 public:
     timer_handle() = default;
@@ -108,6 +108,10 @@ public:
     bool cancel() noexcept;
     /// True after a successful cancel().
     [[nodiscard]] bool cancelled() const noexcept { return m_timer && m_timer->m_cancelled; }
+    /// When the callback is (or was) due, on the loop's clock (asyncio's TimerHandle.when()).
+    [[nodiscard]] std::chrono::steady_clock::time_point when() const noexcept {
+        return m_timer ? m_timer->m_deadline : std::chrono::steady_clock::time_point{};
+    }
 
 private:
     std::shared_ptr<detail::callback_timer> m_timer;
@@ -166,39 +170,62 @@ public:
 
     /// Runs the loop on this thread until `main` finishes; returns its value or rethrows.
     /// Throws `invalid_state_error` if this thread already runs a loop.
-    template <class T>
-    T run_until_complete(task<T> main);
+    template <class Value>
+    Value run_until_complete(task<Value> main);
 
     /// Schedules `awaitable` (a task, `to_thread(...)`, any awaitable) to run
     /// concurrently, starting in the next iteration. See `join_handle`.
-    template <class A>
-    auto create_task(A awaitable, std::string name = {}) -> join_handle<detail::await_result_t<A>>;
+    template <class Awaitable>
+        requires detail::awaitable<Awaitable>
+    auto create_task(Awaitable awaitable, std::string name = {})
+        -> join_handle<detail::await_result_t<Awaitable>>;
+
+    /// Schedules `callable(args...)` (a coroutine lambda, a function returning a
+    /// task) as a task. The callable and decay-copies of the arguments live in
+    /// the task's frame until it ends, so a capturing lambda may be a temporary:
+    ///
+    ///     auto h = loop.create_task([&]() -> task<> { co_await work(state); });
+    template <class Callable, class... Args>
+        requires(!detail::awaitable<Callable>)
+    auto create_task(Callable&& callable, Args&&... args);
 
     /// Runs `f()` in the next iteration. Loop thread.
-    template <class F>
-    void call_soon(F f) {
+    template <class Function>
+    void call_soon(Function f) {
         check_usable_here("call_soon");
-        schedule(new detail::callback_node<std::decay_t<F>>(*this, std::move(f)));
+        schedule(new detail::callback_node<std::decay_t<Function>>(*this, std::move(f)));
     }
 
     /// Runs `f()` once `delay` has passed. Loop thread.
-    template <class F>
-    timer_handle call_later(clock::duration delay, F f) {
+    template <class Function>
+    timer_handle call_later(clock::duration delay, Function f) {
         check_usable_here("call_later");
-        auto timer =
-            std::make_shared<detail::callback_timer>(*this, std::function<void()>(std::move(f)));
-        timer->m_self = timer;
-        add_timer(timer.get(), detail::saturating_deadline(time(), delay));
-        return timer_handle(std::move(timer));
+        return schedule_callback(detail::saturating_deadline(time(), delay), std::move(f));
+    }
+
+    /// Runs `f()` at `when`, a time point of the loop's clock (asyncio's
+    /// loop.call_at). A ticker that schedules `handle.when() + period` never
+    /// drifts; `time_point::max()` means never. Loop thread.
+    ///
+    ///     auto h = loop.call_at(loop.time() + 1s, [] { tick(); });
+    template <class Clock, class Duration, class Function>
+    timer_handle call_at(std::chrono::time_point<Clock, Duration> when, Function f) {
+        static_assert(std::is_same_v<Clock, clock>,
+                      "unblock::event_loop::call_at: the time point must be of the loop's clock, "
+                      "std::chrono::steady_clock (event_loop::clock); loop.time() + d gives one");
+        check_usable_here("call_at");
+        return schedule_callback(clock::time_point(detail::saturating_ceil<clock::duration>(
+                                     when.time_since_epoch())),
+                                 std::move(f));
     }
 
     /// Runs `f()` on the loop thread soon. Any thread; the loop object must
     /// outlive the call. Callbacks posted while the loop's destructor shuts its
     /// default executor down still run; once the destructor has run the last
     /// of them, throws `invalid_state_error` (asyncio: "Event loop is closed").
-    template <class F>
-    void call_soon_threadsafe(F f) {
-        auto* node = new detail::callback_node<std::decay_t<F>>(*this, std::move(f));
+    template <class Function>
+    void call_soon_threadsafe(Function f) {
+        auto* node = new detail::callback_node<std::decay_t<Function>>(*this, std::move(f));
         if (!m_inbox.post(node)) {
             delete node;
             throw_closed("call_soon_threadsafe");
@@ -208,8 +235,8 @@ public:
     /// Runs `f(args...)` on `executor` (or the default executor for nullptr)
     /// and returns a `future` at once; see `unblock::run_in_executor` (offload.hpp)
     /// for when the call reaches a thread pool.
-    template <class Executor, class F, class... Args>
-    auto run_in_executor(Executor&& executor, F&& f, Args&&... args);
+    template <class Executor, class Function, class... Args>
+    auto run_in_executor(Executor&& executor, Function&& f, Args&&... args);
 
     /// The executor `to_thread` and `run_in_executor(nullptr, ...)` use; created
     /// on first use. Throws `executor_shutdown_error` after shutdown_default_executor().
@@ -342,6 +369,15 @@ private:
         event_loop& m_loop;
     };
 
+    template <class Function>
+    timer_handle schedule_callback(clock::time_point deadline, Function f) {
+        auto timer =
+            std::make_shared<detail::callback_timer>(*this, std::function<void()>(std::move(f)));
+        timer->m_self = timer;
+        add_timer(timer.get(), deadline);
+        return timer_handle(std::move(timer));
+    }
+
     void run_once();
     void run_node(detail::loop_node* node) noexcept;
     void report_slow_step(const std::string& task_name, clock::duration duration) noexcept;
@@ -377,8 +413,8 @@ private:
 
 namespace detail {
 
-template <class F>
-void callback_node<F>::invoke(loop_node* node) noexcept {
+template <class Function>
+void callback_node<Function>::invoke(loop_node* node) noexcept {
     std::unique_ptr<callback_node> self(static_cast<callback_node*>(node));
     try {
         self->m_function();
@@ -651,8 +687,8 @@ struct loop_access {
         loop.report_if_unretrieved(task);
     }
     /// The state of the task `handle` refers to, or nullptr (for combinators).
-    template <class T>
-    static task_state* state_of(join_handle<T>& handle) noexcept {
+    template <class Value>
+    static task_state* state_of(join_handle<Value>& handle) noexcept {
         return handle.m_coroutine ? &handle.state() : nullptr;
     }
 };

@@ -21,7 +21,7 @@ namespace detail {
 /// The loop-side state of one `run_in_executor` call, shared by the `future`
 /// and the work in flight (two references, both dropped on the loop thread,
 /// so the count needs no atomics).
-template <class R>
+template <class Result>
 class future_state {
 public:
     future_state() noexcept = default;
@@ -84,7 +84,7 @@ public:
     /// coroutine itself: debug mode names the task it resumes.
     loop_node* m_completion = nullptr;
 
-    virtual result_slot<R>& result() noexcept = 0;
+    virtual result_slot<Result>& result() noexcept = 0;
 
 protected:
     virtual ~future_state() = default;
@@ -149,13 +149,13 @@ private:
 /// once (then `cancelled()` is true), or requests the stop token of a running
 /// callable (the future becomes cancelled when it returns). Cancelling the
 /// task that awaits the future cancels the future. Loop thread only.
-template <class R>
+template <class Result>
 class future {
 public:
-    using value_type = R;
+    using value_type = Result;
 
     future() noexcept = default;
-    explicit future(detail::future_state<R>* state) noexcept : m_state(state) {}
+    explicit future(detail::future_state<Result>* state) noexcept : m_state(state) {}
     future(future&& other) noexcept : m_state(std::exchange(other.m_state, nullptr)) {}
     future& operator=(future&& other) noexcept {
         if (this != &other) {
@@ -179,7 +179,7 @@ public:
     /// The value of finished work, or its exception rethrown. Throws
     /// `invalid_state_error` if the work has not finished: waiting for it here
     /// would block the loop thread that has to deliver it.
-    R result() {
+    Result result() {
         if (!done()) {
             throw invalid_state_error(
                 "unblock: future::result() called before the work finished; a blocking wait on the loop "
@@ -192,7 +192,7 @@ public:
     /// (detail::cancellable_wait's policy).
     class awaiter final : detail::cancellable_wait {
     public:
-        explicit awaiter(detail::future_state<R>* state) noexcept : m_state(state) {}
+        explicit awaiter(detail::future_state<Result>* state) noexcept : m_state(state) {}
 
         bool await_ready() const {
             if (!m_state)
@@ -217,7 +217,7 @@ public:
             begin_wait(m_state->m_wake.m_task);
         }
 
-        R await_resume() {
+        Result await_resume() {
             end_wait();
             m_state->m_wake.m_coroutine = nullptr;
             throw_if_cancelled();
@@ -227,7 +227,7 @@ public:
     private:
         void on_cancel() noexcept override { m_state->cancel(); }
 
-        detail::future_state<R>* m_state;
+        detail::future_state<Result>* m_state;
     };
 
     awaiter operator co_await() const noexcept { return awaiter{m_state}; }
@@ -237,17 +237,17 @@ private:
         if (m_state) std::exchange(m_state, nullptr)->release();
     }
 
-    detail::future_state<R>* m_state = nullptr;
+    detail::future_state<Result>* m_state = nullptr;
 };
 
 namespace detail {
 
 /// Submits a future's operation with `start()`, which returns whether the work
 /// already completed inline; the future owns one reference, the work the other.
-template <class R, class State, class Start>
-future<R> start_future(event_loop& loop, State* state, Start&& start) {
+template <class Result, class State, class Start>
+future<Result> start_future(event_loop& loop, State* state, Start&& start) {
     state->m_event_loop = &loop;
-    future<R> handle(state); // from here on the handle owns its reference
+    future<Result> handle(state); // from here on the handle owns its reference
     state->m_in_flight = offload_token(loop);
     bool completed = false;
     try {

@@ -21,13 +21,13 @@ struct return_exceptions_t {
 inline constexpr return_exceptions_t return_exceptions{};
 
 /// The value of a finished operation, or the exception it ended with.
-template <class T>
+template <class Value>
 class outcome {
 public:
     explicit outcome(std::exception_ptr error) noexcept : m_state(std::move(error)) {}
-    template <class U>
-    explicit outcome(std::in_place_t, U&& value)
-        : m_state(std::in_place_index<0>, std::forward<U>(value)) {}
+    template <class Other>
+    explicit outcome(std::in_place_t, Other&& value)
+        : m_state(std::in_place_index<0>, std::forward<Other>(value)) {}
 
     [[nodiscard]] bool has_value() const noexcept { return m_state.index() == 0; }
     /// The exception, or nullptr when there is a value.
@@ -35,22 +35,22 @@ public:
         return has_value() ? nullptr : std::get<1>(m_state);
     }
     /// The value; rethrows the exception if there is none.
-    T& value() & {
+    Value& value() & {
         if (!has_value()) std::rethrow_exception(std::get<1>(m_state));
         return std::get<0>(m_state);
     }
-    T&& value() && { return std::move(value()); }
+    Value&& value() && { return std::move(value()); }
 
 private:
-    std::variant<T, std::exception_ptr> m_state;
+    std::variant<Value, std::exception_ptr> m_state;
 };
 
 namespace detail {
 
 /// What gather yields for one awaitable: its result, `std::monostate` for void.
-template <class A>
-using gather_value_t = std::conditional_t<std::is_void_v<await_result_t<A>>, std::monostate,
-                                          std::remove_cvref_t<await_result_t<A>>>;
+template <class Awaitable>
+using gather_value_t = std::conditional_t<std::is_void_v<await_result_t<Awaitable>>, std::monostate,
+                                          std::remove_cvref_t<await_result_t<Awaitable>>>;
 
 /// Waits until every task of a gather has finished.
 ///
@@ -118,9 +118,9 @@ private:
 };
 
 /// The value of a finished child for a gather that throws on failure.
-template <class R, class T>
-R take_value(join_handle<T>& handle) {
-    if constexpr (std::is_void_v<T>) {
+template <class Result, class Value>
+Result take_value(join_handle<Value>& handle) {
+    if constexpr (std::is_void_v<Value>) {
         handle.result();
         return std::monostate{};
     } else {
@@ -129,17 +129,17 @@ R take_value(join_handle<T>& handle) {
 }
 
 /// The outcome of a finished child for a gather(return_exceptions, ...).
-template <class R, class T>
-outcome<R> take_outcome(join_handle<T>& handle) {
+template <class Result, class Value>
+outcome<Result> take_outcome(join_handle<Value>& handle) {
     try {
-        return outcome<R>(std::in_place, take_value<R>(handle));
+        return outcome<Result>(std::in_place, take_value<Result>(handle));
     } catch (...) {
-        return outcome<R>(std::current_exception());
+        return outcome<Result>(std::current_exception());
     }
 }
 
-template <class T>
-task_state* state_pointer(join_handle<T>& handle) noexcept {
+template <class Value>
+task_state* state_pointer(join_handle<Value>& handle) noexcept {
     return loop_access::state_of(handle);
 }
 
@@ -155,12 +155,13 @@ namespace detail {
 /// The one body of both variadic gathers: each awaitable runs as its own
 /// task; with `collect`, each result is an `outcome`, otherwise the first
 /// failure cancels the rest and is rethrown once they have stopped.
-template <bool collect, class... A>
-auto gather_all(A... awaitables)
-    -> task<std::conditional_t<collect, std::tuple<outcome<gather_value_t<A>>...>,
-                               std::tuple<gather_value_t<A>...>>> {
+template <bool collect, class... Awaitable>
+auto gather_all(Awaitable... awaitables)
+    -> task<std::conditional_t<collect, std::tuple<outcome<gather_value_t<Awaitable>>...>,
+                               std::tuple<gather_value_t<Awaitable>...>>> {
     // Braced initialisation: tasks are created (and so start) in argument order.
-    std::tuple<join_handle<await_result_t<A>>...> handles{create_task(std::move(awaitables))...};
+    std::tuple<join_handle<await_result_t<Awaitable>>...> handles{
+        create_task(std::move(awaitables))...};
     const auto children =
         std::apply([](auto&... h) { return std::array{state_pointer(h)...}; }, handles);
     gather_awaiter waiting(children, !collect);
@@ -168,15 +169,16 @@ auto gather_all(A... awaitables)
     if constexpr (collect) {
         co_return std::apply(
             [](auto&... h) {
-                return std::tuple<outcome<gather_value_t<A>>...>{
-                    take_outcome<gather_value_t<A>>(h)...};
+                return std::tuple<outcome<gather_value_t<Awaitable>>...>{
+                    take_outcome<gather_value_t<Awaitable>>(h)...};
             },
             handles);
     } else {
         if (task_state* failed = waiting.first_failure()) rethrow_failure(*failed);
         co_return std::apply(
             [](auto&... h) {
-                return std::tuple<gather_value_t<A>...>{take_value<gather_value_t<A>>(h)...};
+                return std::tuple<gather_value_t<Awaitable>...>{
+                    take_value<gather_value_t<Awaitable>>(h)...};
             },
             handles);
     }
@@ -194,44 +196,82 @@ auto gather_all(A... awaitables)
 /// every child.
 ///
 ///     auto [a, b] = co_await unblock::gather(fetch(1), fetch(2));
-template <class... A>
-    requires(sizeof...(A) > 0 && (detail::awaitable<A> && ...))
-auto gather(A... awaitables) -> task<std::tuple<detail::gather_value_t<A>...>> {
+template <class... Awaitable>
+    requires(sizeof...(Awaitable) > 0 && (detail::awaitable<Awaitable> && ...))
+auto gather(Awaitable... awaitables) -> task<std::tuple<detail::gather_value_t<Awaitable>...>> {
     return detail::gather_all<false>(std::move(awaitables)...);
 }
 
 /// Like `gather(a...)`, but never throws for a child: each result is an
 /// `outcome` holding the value or the exception (asyncio's return_exceptions=True).
-template <class... A>
-    requires(sizeof...(A) > 0 && (detail::awaitable<A> && ...))
-auto gather(return_exceptions_t, A... awaitables)
-    -> task<std::tuple<outcome<detail::gather_value_t<A>>...>> {
+template <class... Awaitable>
+    requires(sizeof...(Awaitable) > 0 && (detail::awaitable<Awaitable> && ...))
+auto gather(return_exceptions_t, Awaitable... awaitables)
+    -> task<std::tuple<outcome<detail::gather_value_t<Awaitable>>...>> {
     return detail::gather_all<true>(std::move(awaitables)...);
 }
 
-/// Runs every task of `tasks` concurrently; returns their results in order.
-/// Failure and cancellation behave as in the variadic `gather`.
-template <class T>
-auto gather(std::vector<task<T>> tasks) -> task<
-    std::vector<std::conditional_t<std::is_void_v<T>, std::monostate, std::remove_cvref_t<T>>>> {
-    using value = std::conditional_t<std::is_void_v<T>, std::monostate, std::remove_cvref_t<T>>;
-    std::vector<join_handle<T>> handles;
-    std::vector<detail::task_state*> children;
-    handles.reserve(tasks.size());
-    children.reserve(tasks.size());
-    for (task<T>& t : tasks) {
-        handles.push_back(create_task(std::move(t)));
-        children.push_back(detail::state_pointer(handles.back()));
+namespace detail {
+
+/// The one body of both vector gathers, the counterpart of gather_all: each
+/// awaitable runs as its own task; with `collect`, each result is an
+/// `outcome`, otherwise the first failure cancels the rest and is rethrown
+/// once they have stopped.
+template <bool collect, class Awaitable>
+auto gather_each(std::vector<Awaitable> awaitables) -> task<std::vector<
+    std::conditional_t<collect, outcome<gather_value_t<Awaitable>>, gather_value_t<Awaitable>>>> {
+    using value = gather_value_t<Awaitable>;
+    std::vector<join_handle<await_result_t<Awaitable>>> handles;
+    std::vector<task_state*> children;
+    handles.reserve(awaitables.size());
+    children.reserve(awaitables.size());
+    for (Awaitable& awaitable : awaitables) {
+        handles.push_back(create_task(std::move(awaitable)));
+        children.push_back(state_pointer(handles.back()));
     }
-    tasks.clear();
-    detail::gather_awaiter waiting(children, true);
+    awaitables.clear();
+    gather_awaiter waiting(children, !collect);
     co_await waiting;
-    if (detail::task_state* failed = waiting.first_failure()) detail::rethrow_failure(*failed);
-    std::vector<value> results;
+    if constexpr (!collect) {
+        if (task_state* failed = waiting.first_failure()) rethrow_failure(*failed);
+    }
+    std::vector<std::conditional_t<collect, outcome<value>, value>> results;
     results.reserve(handles.size());
-    for (join_handle<T>& h : handles)
-        results.push_back(detail::take_value<value>(h));
+    for (auto& handle : handles) {
+        if constexpr (collect) {
+            results.push_back(take_outcome<value>(handle));
+        } else {
+            results.push_back(take_value<value>(handle));
+        }
+    }
     co_return results;
+}
+
+} // namespace detail
+
+/// Runs every awaitable of `awaitables` concurrently (each as its own task:
+/// `task<T>`s, `to_thread(...)` calls, futures, join_handles, sleeps) and
+/// returns their results in order; a void result becomes `std::monostate`.
+/// Failure and cancellation behave as in the variadic `gather`: cancelling
+/// the gather cancels every child (a future's work, a join_handle's task).
+///
+///     std::vector<decltype(unblock::to_thread(hash, path))> calls;
+///     for (auto& p : paths) calls.push_back(unblock::to_thread(hash, p));
+///     std::vector<digest> digests = co_await unblock::gather(std::move(calls));
+template <class Awaitable>
+    requires detail::awaitable<Awaitable>
+auto gather(std::vector<Awaitable> awaitables)
+    -> task<std::vector<detail::gather_value_t<Awaitable>>> {
+    return detail::gather_each<false>(std::move(awaitables));
+}
+
+/// Like `gather(vector)`, but never throws for a child: each result is an
+/// `outcome` holding the value or the exception (asyncio's return_exceptions=True).
+template <class Awaitable>
+    requires detail::awaitable<Awaitable>
+auto gather(return_exceptions_t, std::vector<Awaitable> awaitables)
+    -> task<std::vector<outcome<detail::gather_value_t<Awaitable>>>> {
+    return detail::gather_each<true>(std::move(awaitables));
 }
 
 } // namespace unblock

@@ -25,9 +25,9 @@ inline void report_without_loop(task_state& task) noexcept {
 }
 
 /// A finished task's value, or its exception rethrown (and marked retrieved).
-template <class T>
-T take_task_result(std::coroutine_handle<task_promise<T>> coroutine) {
-    task_promise<T>& promise = coroutine.promise();
+template <class Value>
+Value take_task_result(std::coroutine_handle<task_promise<Value>> coroutine) {
+    task_promise<Value>& promise = coroutine.promise();
     if (promise.m_state.m_exception) promise.m_state.m_exception_retrieved = true;
     return promise.m_result.take();
 }
@@ -36,12 +36,12 @@ T take_task_result(std::coroutine_handle<task_promise<T>> coroutine) {
 /// Cancelling the awaiting task cancels the awaited one and waits for it to
 /// stop (detail::cancellable_wait's policy); a real failure of the awaited
 /// task is never hidden behind `cancelled_error` or `timeout_error`.
-template <class T>
+template <class Value>
 class join_awaiter final : timer_node, cancellable_wait, completion_listener {
 public:
     using clock = std::chrono::steady_clock;
 
-    join_awaiter(std::coroutine_handle<task_promise<T>> child,
+    join_awaiter(std::coroutine_handle<task_promise<Value>> child,
                  std::optional<clock::duration> timeout) noexcept
         : timer_node(&on_timeout), m_child(child), m_timeout(timeout) {}
 
@@ -76,7 +76,7 @@ public:
         begin_wait(m_task);
     }
 
-    T await_resume() {
+    Value await_resume() {
         end_wait();
         // If the handle was dropped while this awaited the task, the frame is this awaiter's to
         // free.
@@ -97,7 +97,7 @@ public:
 private:
     /// Frees the child's frame if its join_handle was dropped while awaited.
     struct orphan_guard {
-        std::coroutine_handle<task_promise<T>> child;
+        std::coroutine_handle<task_promise<Value>> child;
         ~orphan_guard() {
             if (child && child.promise().m_state.m_detached) child.destroy();
         }
@@ -145,7 +145,7 @@ private:
         self->m_child.promise().m_state.request_cancel();
     }
 
-    std::coroutine_handle<task_promise<T>> m_child;
+    std::coroutine_handle<task_promise<Value>> m_child;
     std::optional<clock::duration> m_timeout;
     clock::time_point m_started{};
     std::coroutine_handle<> m_awaiting;
@@ -163,11 +163,11 @@ private:
 /// coroutine cancels the task too. Destroying the handle before the task has
 /// finished detaches it: the task keeps running, and an exception nobody
 /// retrieved goes to the loop's exception handler. Loop thread only.
-template <class T>
+template <class Value>
 class [[nodiscard]] join_handle {
 public:
     join_handle() noexcept = default;
-    explicit join_handle(std::coroutine_handle<detail::task_promise<T>> coroutine) noexcept
+    explicit join_handle(std::coroutine_handle<detail::task_promise<Value>> coroutine) noexcept
         : m_coroutine(coroutine) {}
     join_handle(join_handle&& other) noexcept : m_coroutine(std::exchange(other.m_coroutine, {})) {}
     join_handle& operator=(join_handle&& other) noexcept {
@@ -192,17 +192,18 @@ public:
     /// Lets the task run on without a handle.
     void detach() noexcept { release(); }
 
-    detail::join_awaiter<T> operator co_await() const noexcept {
+    detail::join_awaiter<Value> operator co_await() const noexcept {
         return {m_coroutine, std::nullopt};
     }
 
     /// Waits like `co_await`, but cancels the task after `timeout` and throws `timeout_error`.
-    detail::join_awaiter<T> wait_for(std::chrono::steady_clock::duration timeout) const noexcept {
+    detail::join_awaiter<Value>
+    wait_for(std::chrono::steady_clock::duration timeout) const noexcept {
         return {m_coroutine, timeout};
     }
 
     /// The result of a finished task; throws `invalid_state_error` if it has not finished.
-    T result() {
+    Value result() {
         if (!m_coroutine || !done()) {
             throw invalid_state_error(
                 "unblock: join_handle::result() called before the task finished; co_await the handle instead");
@@ -234,7 +235,7 @@ private:
         m_coroutine = {};
     }
 
-    std::coroutine_handle<detail::task_promise<T>> m_coroutine;
+    std::coroutine_handle<detail::task_promise<Value>> m_coroutine;
 };
 
 } // namespace unblock

@@ -115,14 +115,68 @@
 
 namespace unblock {
 
-template <class R>
+template <class Result>
 class future;
 
 namespace detail {
 
-/// The result type of `f(args...)` run by a process pool.
-template <class F, class... Args>
-using process_result_t = typename process_callable<F, Args...>::result_type;
+/// Names a parameter type that has no codec: the compiler shows this class
+/// with the type ("In instantiation of ...<account>") beside the message.
+template <class Value>
+struct process_argument_codec_check {
+    static_assert(codable<Value>,
+                  "unblock::process_pool_executor: no unblock::codec<T> for this "
+                  "argument type; specialize unblock::codec<T> (see codec.hpp); T is "
+                  "named in this check's instantiation (or requirement) above");
+    static constexpr bool value = codable<Value>;
+};
+
+/// The same for the result type.
+template <class Value>
+struct process_result_codec_check {
+    static_assert(std::is_void_v<Value> || codable<Value>,
+                  "unblock::process_pool_executor: no unblock::codec<T> for the result type; "
+                  "specialize unblock::codec<T> (see codec.hpp) or return void; T is named in this "
+                  "check's instantiation (or requirement) above");
+    static constexpr bool value = std::is_void_v<Value> || codable<Value>;
+};
+
+/// Instantiates the codec checks of a function pointer's parameters and result.
+template <class Pointer>
+struct process_codec_checks {
+    static constexpr bool value = true;
+};
+template <class Result, class... Params>
+struct process_codec_checks<Result (*)(Params...)> {
+    static constexpr bool value =
+        (process_argument_codec_check<std::decay_t<Params>>::value && ...) &&
+        process_result_codec_check<std::remove_cvref_t<Result>>::value;
+};
+
+/// The checks of a process-pool call, each with a message that says what to
+/// do. A class template, instantiated where the result type is first named,
+/// so these messages come before any error they would cause.
+template <class Function, class... Args>
+struct process_checked_call {
+    using traits = process_callable<Function, Args...>;
+    static_assert(traits::is_function,
+                  "unblock::process_pool_executor: the callable must be a function pointer or "
+                  "a capture-less lambda; pass data as arguments instead");
+    static_assert(!traits::is_function || traits::arguments_match,
+                  "unblock::process_pool_executor: the arguments do not match the callable's "
+                  "parameters (wrong count, or not convertible to a parameter's type)");
+    // Evaluated here, so each type without a codec gets its own message (and
+    // no second one from this line).
+    static_assert(
+        process_codec_checks<std::conditional_t<traits::is_function && traits::arguments_match,
+                                                typename traits::pointer, void>>::value ||
+        true);
+    using type = typename traits::result_type;
+};
+
+/// The result type of `f(args...)` run by a process pool; naming it checks the call.
+template <class Function, class... Args>
+using process_result_t = typename process_checked_call<Function, Args...>::type;
 
 } // namespace detail
 
@@ -192,11 +246,12 @@ public:
     /// throw. If `start` throws (`executor_shutdown_error`,
     /// `broken_executor_error`, `serialization_error` when an argument cannot
     /// be encoded) `on_done` is never invoked.
-    template <class F, class... Args>
-    auto start(std::function<void()> on_done, F f, Args&&... args)
-        -> std::shared_ptr<detail::process_call<detail::process_result_t<F, Args...>>> {
-        check<F, Args...>();
-        auto call = std::make_shared<detail::process_call<detail::process_result_t<F, Args...>>>();
+    template <class Function, class... Args>
+    auto start(std::function<void()> on_done, Function f, Args&&... args)
+        -> std::shared_ptr<detail::process_call<detail::process_result_t<Function, Args...>>> {
+        check<Function, Args...>();
+        auto call =
+            std::make_shared<detail::process_call<detail::process_result_t<Function, Args...>>>();
         call->m_on_done = std::move(on_done);
         launch(call, f, std::forward<Args>(args)...);
         return call;
@@ -205,19 +260,20 @@ public:
     /// run_in_executor's entry (`unblock::run_in_executor(pool, f, args...)`):
     /// starts `f(args...)` and returns the loop's `future` for it. The result
     /// type follows the pool's rule (`process_result_t`: cv-ref removed).
-    template <class Loop, class F, class... Args>
-    auto start_future(Loop& loop, F f, Args&&... args)
-        -> future<detail::process_result_t<F, Args...>>;
+    template <class Loop, class Function, class... Args>
+    auto start_future(Loop& loop, Function f, Args&&... args)
+        -> future<detail::process_result_t<Function, Args...>>;
 
     /// Runs `f(args...)` in a worker; the future holds the result or error.
     ///
     /// Throws `executor_shutdown_error` after shutdown and
     /// `broken_executor_error` once broken; an argument that cannot be
     /// encoded gives a future holding `serialization_error`.
-    template <class F, class... Args>
-    auto submit(F f, Args&&... args) -> std::future<detail::process_result_t<F, Args...>> {
-        check<F, Args...>();
-        using result = detail::process_result_t<F, Args...>;
+    template <class Function, class... Args>
+    auto submit(Function f, Args&&... args)
+        -> std::future<detail::process_result_t<Function, Args...>> {
+        check<Function, Args...>();
+        using result = detail::process_result_t<Function, Args...>;
         auto promise = std::make_shared<std::promise<result>>();
         std::future<result> future = promise->get_future();
         auto call = std::make_shared<detail::process_call<result>>();
@@ -247,14 +303,14 @@ public:
     /// `chunksize` inputs travel in one message (fewer round trips for small
     /// calls); the input element type needs a codec. Waits for every chunk;
     /// the first failure (in input order) is rethrown.
-    template <class F, class Range>
-    auto map(F f, const Range& inputs, std::size_t chunksize = 1)
-        -> std::vector<detail::process_result_t<F, decltype(*std::begin(inputs))>> {
+    template <class Function, class Range>
+    auto map(Function f, const Range& inputs, std::size_t chunksize = 1)
+        -> std::vector<detail::process_result_t<Function, decltype(*std::begin(inputs))>> {
         using item = decltype(*std::begin(inputs));
-        using result = detail::process_result_t<F, item>;
-        using pointer = typename detail::process_callable<F, item>::pointer;
+        using result = detail::process_result_t<Function, item>;
+        using pointer = typename detail::process_callable<Function, item>::pointer;
         using value = std::remove_cvref_t<item>;
-        check<F, item>();
+        check<Function, item>();
         static_assert(!std::is_void_v<result>,
                       "unblock::process_pool_executor::map: the callable must return a value; use "
                       "submit() for functions returning void");
@@ -333,29 +389,17 @@ private:
     /// Smallest `max_frame_bytes`: a worker's error reports must fit.
     static constexpr std::uint64_t min_frame_bytes = 4096;
 
-    /// The compile-time checks, each with a message that says what to do.
-    template <class F, class... Args>
+    /// The compile-time checks (detail::process_checked_call), for callers
+    /// that have not named the result type yet.
+    template <class Function, class... Args>
     static constexpr void check() {
-        using traits = detail::process_callable<F, Args...>;
-        static_assert(traits::is_function,
-                      "unblock::process_pool_executor: the callable must be a function pointer or "
-                      "a capture-less lambda; pass data as arguments instead");
-        static_assert(!traits::is_function || traits::arguments_match,
-                      "unblock::process_pool_executor: the arguments do not match the callable's "
-                      "parameters (wrong count, or not convertible to a parameter's type)");
-        static_assert(!traits::is_function || !traits::arguments_match || traits::arguments_codable,
-                      "unblock::process_pool_executor: no unblock::codec<T> for this argument "
-                      "type; specialize unblock::codec<T> (see codec.hpp)");
-        static_assert(!traits::is_function || !traits::arguments_match ||
-                          !traits::arguments_codable || traits::result_codable,
-                      "unblock::process_pool_executor: no unblock::codec<T> for the result type; "
-                      "specialize unblock::codec<T> (see codec.hpp) or return void");
+        (void)sizeof(detail::process_checked_call<Function, Args...>);
     }
 
     /// Encodes the call frame into `call` and queues it.
-    template <class Call, class F, class... Args>
-    void launch(const std::shared_ptr<Call>& call, F& f, Args&&... args) {
-        using traits = detail::process_callable<F, Args...>;
+    template <class Call, class Function, class... Args>
+    void launch(const std::shared_ptr<Call>& call, Function& f, Args&&... args) {
+        using traits = detail::process_callable<Function, Args...>;
         if constexpr (traits::valid) {
             using info = typename traits::info;
             m_core->check_open();

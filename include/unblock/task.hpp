@@ -13,7 +13,7 @@
 
 namespace unblock {
 
-template <class T = void>
+template <class Value = void>
 class task;
 
 class event_loop;
@@ -105,33 +105,33 @@ public:
     resume_node m_start; ///< queues a task's first step
 };
 
-template <class T>
+template <class Value>
 class task_promise : public task_promise_base {
 public:
-    task<T> get_return_object() noexcept;
+    task<Value> get_return_object() noexcept;
     void unhandled_exception() noexcept {
         m_result.set_exception(std::current_exception());
         note_task_failure(m_result.exception());
     }
 
-    template <class U = T>
-        requires std::convertible_to<U&&, T>
-    void return_value(U&& value) { m_result.set_value(std::forward<U>(value)); }
+    template <class Other = Value>
+        requires std::convertible_to<Other&&, Value>
+    void return_value(Other&& value) { m_result.set_value(std::forward<Other>(value)); }
 
-    result_slot<T> m_result;
+    result_slot<Value> m_result;
 };
 
-template <class T>
-class task_promise<T&> : public task_promise_base {
+template <class Value>
+class task_promise<Value&> : public task_promise_base {
 public:
-    task<T&> get_return_object() noexcept;
+    task<Value&> get_return_object() noexcept;
     void unhandled_exception() noexcept {
         m_result.set_exception(std::current_exception());
         note_task_failure(m_result.exception());
     }
-    void return_value(T& value) noexcept { m_result.set_value(value); }
+    void return_value(Value& value) noexcept { m_result.set_value(value); }
 
-    result_slot<T&> m_result;
+    result_slot<Value&> m_result;
 };
 
 template <>
@@ -157,11 +157,11 @@ public:
 ///
 ///     unblock::task<int> answer() { co_return 42; }
 ///     unblock::task<> main_task() { int x = co_await answer(); }
-template <class T>
+template <class Value>
 class [[nodiscard]] task {
 public:
-    using promise_type = detail::task_promise<T>;
-    using value_type = T;
+    using promise_type = detail::task_promise<Value>;
+    using value_type = Value;
 
     task() noexcept = default;
     explicit task(std::coroutine_handle<promise_type> coroutine) noexcept
@@ -206,7 +206,7 @@ public:
             return true;
         }
 
-        T await_resume() { return m_coroutine.promise().m_result.take(); }
+        Value await_resume() { return m_coroutine.promise().m_result.take(); }
 
     private:
         std::coroutine_handle<promise_type> m_coroutine;
@@ -231,14 +231,14 @@ private:
 
 namespace detail {
 
-template <class T>
-task<T> task_promise<T>::get_return_object() noexcept {
-    return task<T>{std::coroutine_handle<task_promise<T>>::from_promise(*this)};
+template <class Value>
+task<Value> task_promise<Value>::get_return_object() noexcept {
+    return task<Value>{std::coroutine_handle<task_promise<Value>>::from_promise(*this)};
 }
 
-template <class T>
-task<T&> task_promise<T&>::get_return_object() noexcept {
-    return task<T&>{std::coroutine_handle<task_promise<T&>>::from_promise(*this)};
+template <class Value>
+task<Value&> task_promise<Value&>::get_return_object() noexcept {
+    return task<Value&>{std::coroutine_handle<task_promise<Value&>>::from_promise(*this)};
 }
 
 inline task<void> task_promise<void>::get_return_object() noexcept {

@@ -374,9 +374,10 @@ public:
     }
 
     /// Runs `f()` on a worker (the executor concept of run_in_executor). Allocates a node for `f`.
-    template <class F>
-    void execute(F&& f) {
-        auto item = std::make_unique<function_item<std::decay_t<F>>>(std::forward<F>(f));
+    template <class Function>
+    void execute(Function&& f) {
+        auto item =
+            std::make_unique<function_item<std::decay_t<Function>>>(std::forward<Function>(f));
         post(item.get());
         (void)item.release(); // owned by the queue now: freed after it runs or is abandoned
     }
@@ -384,11 +385,11 @@ public:
     /// Runs `f(args...)` on a worker; for code outside coroutines. Arguments
     /// are decay-copied. Work abandoned by shutdown(cancel_futures) or a broken
     /// pool makes the future throw `cancelled_error` / `broken_executor_error`.
-    template <class F, class... Args>
-    auto submit(F&& f, Args&&... args)
-        -> std::future<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>> {
-        using result = std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>;
-        auto call = [f = std::forward<F>(f),
+    template <class Function, class... Args>
+    auto submit(Function&& f, Args&&... args)
+        -> std::future<std::invoke_result_t<std::decay_t<Function>, std::decay_t<Args>...>> {
+        using result = std::invoke_result_t<std::decay_t<Function>, std::decay_t<Args>...>;
+        auto call = [f = std::forward<Function>(f),
                      ... args = std::forward<Args>(args)]() mutable -> result {
             return std::invoke(std::move(f), std::move(args)...);
         };
@@ -421,9 +422,9 @@ public:
     }
 
 private:
-    template <class F>
+    template <class Function>
     struct function_item final : detail::work_item {
-        explicit function_item(F f) : work_item(&run, &abandon), m_function(std::move(f)) {}
+        explicit function_item(Function f) : work_item(&run, &abandon), m_function(std::move(f)) {}
         static void run(detail::work_item* item) noexcept {
             std::unique_ptr<function_item> self(static_cast<function_item*>(item));
             try {
@@ -440,24 +441,24 @@ private:
         static void abandon(detail::work_item* item, std::exception_ptr) noexcept {
             delete static_cast<function_item*>(item);
         }
-        F m_function;
+        Function m_function;
     };
 
-    template <class R, class F>
+    template <class Result, class Function>
     struct submit_item final : detail::work_item {
-        explicit submit_item(F f) : work_item(&run, &abandon), m_function(std::move(f)) {}
+        explicit submit_item(Function f) : work_item(&run, &abandon), m_function(std::move(f)) {}
         static void run(detail::work_item* item) noexcept {
             std::unique_ptr<submit_item> self(static_cast<submit_item*>(item));
             // work_done() between the call and set_value, which wakes the caller.
             try {
-                if constexpr (std::is_void_v<R>) {
+                if constexpr (std::is_void_v<Result>) {
                     self->m_function();
                     detail::work_done();
                     self->m_promise.set_value();
                 } else {
-                    R value = self->m_function();
+                    Result value = self->m_function();
                     detail::work_done();
-                    self->m_promise.set_value(std::forward<R>(value));
+                    self->m_promise.set_value(std::forward<Result>(value));
                 }
             } catch (...) {
                 detail::work_done();
@@ -468,8 +469,8 @@ private:
             std::unique_ptr<submit_item> self(static_cast<submit_item*>(item));
             self->m_promise.set_exception(std::move(reason));
         }
-        F m_function;
-        std::promise<R> m_promise;
+        Function m_function;
+        std::promise<Result> m_promise;
     };
 
     static options with_workers(std::size_t max_workers) {

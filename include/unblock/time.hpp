@@ -1,5 +1,5 @@
 /// \file time.hpp
-/// `sleep` and `wait_for`.
+/// `sleep`, `sleep_until` and `wait_for`.
 #pragma once
 
 #include "detail/deadline.hpp"
@@ -7,12 +7,15 @@
 #include "event_loop.hpp"
 
 #include <chrono>
+#include <optional>
+#include <type_traits>
 
 namespace unblock {
 
 namespace detail {
 
-/// Suspends a task for a duration; `sleep(0s)` yields to the other ready tasks.
+/// Suspends a task for a duration, or until a deadline with `absolute`;
+/// `sleep(0s)` and a deadline already past let the other ready tasks run first.
 /// Cancellable (detail::cancellable_wait's policy): a cancelled sleep resumes
 /// in the next iteration and throws. Awaitable once, like the coroutine
 /// asyncio.sleep returns: a second `co_await` of the same object throws
@@ -20,18 +23,21 @@ namespace detail {
 /// `create_task`, `wait_for` or `gather`.
 ///
 /// Every sleeping task's frame holds one, so it is kept small: the loop and
-/// the task are not stored twice, and the delay waits in the deadline field
-/// until `await_suspend` turns it into the deadline.
-class sleep_awaiter final : timer_node, cancellable_wait {
+/// the task are not stored twice, and a relative delay waits in the deadline
+/// field until `await_suspend` turns it into the deadline.
+template <bool absolute>
+class basic_sleep_awaiter final : timer_node, cancellable_wait {
 public:
-    explicit sleep_awaiter(std::chrono::steady_clock::duration delay) noexcept : timer_node(&wake) {
-        m_deadline = std::chrono::steady_clock::time_point(delay);
+    /// A delay (`absolute` false) stored as a time point since the epoch, or the deadline.
+    explicit basic_sleep_awaiter(std::chrono::steady_clock::time_point when) noexcept
+        : timer_node(&wake) {
+        m_deadline = when;
     }
-    sleep_awaiter(sleep_awaiter&& other) noexcept : timer_node(&wake) {
+    basic_sleep_awaiter(basic_sleep_awaiter&& other) noexcept : timer_node(&wake) {
         m_deadline = other.m_deadline;
         m_awaiting = other.m_awaiting; // a used-up sleep stays used up
     }
-    sleep_awaiter& operator=(sleep_awaiter&&) = delete;
+    basic_sleep_awaiter& operator=(basic_sleep_awaiter&&) = delete;
 
     bool await_ready() const noexcept { return false; }
 
@@ -44,10 +50,9 @@ public:
         }
         m_task = task_of(awaiting); // the waiting task, if it is ours (loop_node::m_task)
         event_loop& loop = loop_of(m_task);
-        const auto delay = m_deadline.time_since_epoch();
-        if (delay > std::chrono::steady_clock::duration::zero()) {
+        if (const auto deadline = deadline_from(loop)) {
             // The timer first: if it cannot be added, nothing refers to this awaiter yet.
-            loop_access::add_timer(loop, this, saturating_deadline(loop.time(), delay));
+            loop_access::add_timer(loop, this, *deadline);
         } else {
             loop_access::schedule(loop, this);
         }
@@ -61,8 +66,23 @@ public:
     }
 
 private:
+    /// The deadline to wait for, or nothing to just yield (no clock read for
+    /// `sleep(0s)`). A deadline already past still goes through the timer heap,
+    /// so due timers and callbacks run in deadline order however late the loop is.
+    std::optional<std::chrono::steady_clock::time_point>
+    deadline_from([[maybe_unused]] const event_loop& loop) const {
+        if constexpr (absolute) {
+            return m_deadline;
+        } else {
+            const auto delay = m_deadline.time_since_epoch();
+            if (delay > std::chrono::steady_clock::duration::zero())
+                return saturating_deadline(loop.time(), delay);
+        }
+        return std::nullopt;
+    }
+
     static void wake(loop_node* node) noexcept {
-        static_cast<sleep_awaiter*>(node)->m_awaiting.resume();
+        static_cast<basic_sleep_awaiter*>(node)->m_awaiting.resume();
     }
 
     /// The loop of `task`, else this thread's running loop.
@@ -83,6 +103,9 @@ private:
     std::coroutine_handle<> m_awaiting;
 };
 
+using sleep_awaiter = basic_sleep_awaiter<false>;
+using sleep_until_awaiter = basic_sleep_awaiter<true>;
+
 } // namespace detail
 
 /// Suspends the calling task for `delay` (asyncio.sleep). `sleep(0s)` lets the
@@ -91,8 +114,26 @@ private:
 ///     co_await unblock::sleep(100ms);
 template <class Rep, class Period>
 [[nodiscard]] detail::sleep_awaiter sleep(std::chrono::duration<Rep, Period> delay) noexcept {
-    return detail::sleep_awaiter(
-        detail::saturating_ceil<std::chrono::steady_clock::duration>(delay));
+    return detail::sleep_awaiter(std::chrono::steady_clock::time_point(
+        detail::saturating_ceil<std::chrono::steady_clock::duration>(delay)));
+}
+
+/// Suspends the calling task until `deadline`, a time point of the loop's
+/// clock (`std::chrono::steady_clock`, `loop.time()`). A deadline already
+/// past yields like `sleep(0s)`; `time_point::max()` means never. Throws
+/// `cancelled_error` if the task is cancelled. A ticker that adds its period
+/// to the previous deadline does not drift, however late each step wakes:
+///
+///     auto next = unblock::get_running_loop().time();
+///     for (;;) { next += 100ms; co_await unblock::sleep_until(next); tick(); }
+template <class Clock, class Duration>
+[[nodiscard]] detail::sleep_until_awaiter
+sleep_until(std::chrono::time_point<Clock, Duration> deadline) noexcept {
+    static_assert(std::is_same_v<Clock, std::chrono::steady_clock>,
+                  "unblock::sleep_until: the deadline must be a time point of the loop's clock, "
+                  "std::chrono::steady_clock (event_loop::clock); loop.time() + d gives one");
+    return detail::sleep_until_awaiter(std::chrono::steady_clock::time_point(
+        detail::saturating_ceil<std::chrono::steady_clock::duration>(deadline.time_since_epoch())));
 }
 
 /// Runs `awaitable` as its own task and waits at most `timeout` (asyncio.wait_for).
@@ -104,9 +145,9 @@ template <class Rep, class Period>
 /// propagates.
 ///
 ///     int v = co_await unblock::wait_for(fetch(), 2s);
-template <class A, class Rep, class Period>
-auto wait_for(A awaitable, std::chrono::duration<Rep, Period> timeout)
-    -> task<detail::await_result_t<A>> {
+template <class Awaitable, class Rep, class Period>
+auto wait_for(Awaitable awaitable, std::chrono::duration<Rep, Period> timeout)
+    -> task<detail::await_result_t<Awaitable>> {
     auto inner = create_task(std::move(awaitable));
     co_return co_await inner.wait_for(
         detail::saturating_ceil<std::chrono::steady_clock::duration>(timeout));

@@ -1,4 +1,5 @@
-// expect-error: process_pool_executor: no unblock::codec<T> for this argument type
+// expect-first-error: process_pool_executor: no unblock::codec<T> for this argument type
+// expect-also: codec_check<const int ?\*>
 // A raw pointer would point into the parent's memory: there is no built-in
 // codec for it.
 #include <unblock/codec.hpp>

@@ -1,4 +1,4 @@
-// expect-error: callable must be a function pointer or a capture-less lambda. pass data as
+// expect-first-error: callable must be a function pointer or a capture-less lambda. pass data as
 // A capturing lambda cannot be sent to a worker process: its captures live in
 // this process. The message says to pass the data as arguments instead.
 #include <unblock/process_pool.hpp>

@@ -1,4 +1,5 @@
-// expect-error: no unblock::codec<T> for this argument type. specialize unblock::codec<T>
+// expect-first-error: no unblock::codec<T> for this argument type. specialize unblock::codec<T>
+// expect-also: codec_check<account>
 // A type with no codec cannot cross the process boundary as an argument; the
 // message points to codec.hpp.
 #include <unblock/process_pool.hpp>

@@ -1,4 +1,5 @@
-// expect-error: no unblock::codec<T> for the result type. specialize unblock::codec<T>
+// expect-first-error: no unblock::codec<T> for the result type. specialize unblock::codec<T>
+// expect-also: codec_check<std::unique_ptr<int
 // A result type with no codec cannot come back from a worker.
 #include <unblock/process_pool.hpp>
 

@@ -1,6 +1,6 @@
-// expect-error: process_pool_executor: the callable must be a function pointer or a capture-less
-// A std::function may hold state (and is not a plain function): rejected by
-// start() as well as submit().
+// expect-first-error: process_pool_executor: the callable must be a function pointer or a
+// capture-less A std::function may hold state (and is not a plain function): rejected by start() as
+// well as submit().
 #include <unblock/process_pool.hpp>
 
 #include <functional>

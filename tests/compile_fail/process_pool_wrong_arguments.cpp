@@ -1,4 +1,4 @@
-// expect-error: process_pool_executor: the arguments do not match the callable's parameters
+// expect-first-error: process_pool_executor: the arguments do not match the callable.s parameters
 // Wrong arguments are caught at the call site with a clear message, not deep
 // inside the pool.
 #include <unblock/process_pool.hpp>

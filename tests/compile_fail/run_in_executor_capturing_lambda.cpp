@@ -1,4 +1,4 @@
-// expect-error: capture-less lambda
+// expect-first-error: capture-less lambda
 // run_in_executor on a process pool refuses a capturing lambda: the worker
 // process cannot see the captured state.
 #include <unblock/unblock.hpp>

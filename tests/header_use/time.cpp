@@ -1,4 +1,4 @@
-// <unblock/time.hpp> alone: sleep and wait_for.
+// <unblock/time.hpp> alone: sleep, sleep_until and wait_for.
 #include <unblock/time.hpp>
 #include <unblock/time.hpp> // the include guard holds
 
@@ -9,6 +9,7 @@ unblock::task<int> slow() {
 }
 unblock::task<int> main_task() {
     co_await unblock::sleep(std::chrono::seconds(0));
+    co_await unblock::sleep_until(unblock::get_running_loop().time());
     co_return co_await unblock::wait_for(slow(), std::chrono::seconds(5));
 }
 } // namespace

@@ -11,13 +11,14 @@
 namespace unblock::detail {
 
 /// True if `F` wants a `std::stop_token` as its first argument.
-template <class F, class... Args>
+template <class Function, class... Args>
 inline constexpr bool takes_stop_token_v =
-    std::is_invocable_v<F, std::stop_token, Args...> && !std::is_invocable_v<F, Args...>;
+    std::is_invocable_v<Function, std::stop_token, Args...> &&
+    !std::is_invocable_v<Function, Args...>;
 
-template <class F, class... Args>
+template <class Function, class... Args>
 inline constexpr bool bindable_v =
-    std::is_invocable_v<F, Args...> || takes_stop_token_v<F, Args...>;
+    std::is_invocable_v<Function, Args...> || takes_stop_token_v<Function, Args...>;
 
 struct no_stop_source {
     void request_stop() noexcept {}
@@ -27,21 +28,21 @@ struct no_stop_source {
 /// reference); called once, on whatever thread runs it. If `f` takes a
 /// stop_token first, it gets one that `request_stop()` triggers; only then is
 /// a stop source (an allocation) created.
-template <class F, class... Args>
+template <class Function, class... Args>
 class bound_call {
 public:
-    static constexpr bool takes_stop_token = takes_stop_token_v<F, Args...>;
+    static constexpr bool takes_stop_token = takes_stop_token_v<Function, Args...>;
     using result_type = typename decltype([] {
         if constexpr (takes_stop_token) {
-            return std::type_identity<std::invoke_result_t<F, std::stop_token, Args...>>{};
+            return std::type_identity<std::invoke_result_t<Function, std::stop_token, Args...>>{};
         } else {
-            return std::type_identity<std::invoke_result_t<F, Args...>>{};
+            return std::type_identity<std::invoke_result_t<Function, Args...>>{};
         }
     }())::type;
 
-    template <class G, class... A>
-    explicit bound_call(G&& f, A&&... args)
-        : m_function(std::forward<G>(f)), m_arguments(std::forward<A>(args)...) {}
+    template <class Callable, class... Given>
+    explicit bound_call(Callable&& f, Given&&... args)
+        : m_function(std::forward<Callable>(f)), m_arguments(std::forward<Given>(args)...) {}
 
     /// Calls the function once, moving the stored arguments into it.
     result_type operator()() {
@@ -61,7 +62,7 @@ public:
     void request_stop() noexcept { m_stop.request_stop(); }
 
 private:
-    F m_function;
+    Function m_function;
     std::tuple<Args...> m_arguments;
     [[no_unique_address]] std::conditional_t<takes_stop_token, std::stop_source, no_stop_source>
         m_stop;

@@ -13,12 +13,12 @@
 namespace unblock::detail {
 
 /// Holds a `T`, an exception, or nothing. `take()` hands the outcome over once.
-template <class T>
+template <class Value>
 class result_slot {
 public:
-    template <class U>
-    void set_value(U&& value) {
-        m_outcome.template emplace<1>(std::forward<U>(value));
+    template <class Other>
+    void set_value(Other&& value) {
+        m_outcome.template emplace<1>(std::forward<Other>(value));
     }
     void set_exception(std::exception_ptr error) noexcept {
         m_outcome.template emplace<2>(std::move(error));
@@ -30,10 +30,10 @@ public:
     }
 
     /// Returns the value (moved out) or rethrows the exception.
-    T take() {
+    Value take() {
         if (m_outcome.index() == 2) std::rethrow_exception(std::get<2>(m_outcome));
         if (m_outcome.index() == 0) throw_taken();
-        T value = std::move(std::get<1>(m_outcome));
+        Value value = std::move(std::get<1>(m_outcome));
         m_outcome.template emplace<0>();
         return value;
     }
@@ -44,22 +44,22 @@ private:
             "unblock: this result was already retrieved (a task or future can be awaited only once)");
     }
 
-    std::variant<std::monostate, T, std::exception_ptr> m_outcome;
+    std::variant<std::monostate, Value, std::exception_ptr> m_outcome;
 };
 
 /// References are stored as pointers.
-template <class T>
-class result_slot<T&> {
+template <class Value>
+class result_slot<Value&> {
 public:
-    void set_value(T& value) noexcept { m_inner.set_value(std::addressof(value)); }
+    void set_value(Value& value) noexcept { m_inner.set_value(std::addressof(value)); }
     void set_exception(std::exception_ptr error) noexcept {
         m_inner.set_exception(std::move(error));
     }
     [[nodiscard]] std::exception_ptr exception() const noexcept { return m_inner.exception(); }
-    T& take() { return *m_inner.take(); }
+    Value& take() { return *m_inner.take(); }
 
 private:
-    result_slot<T*> m_inner;
+    result_slot<Value*> m_inner;
 };
 
 /// `void`: only "done" or an exception.
@@ -88,14 +88,14 @@ private:
 };
 
 /// Runs `f()` and stores what it returns or throws.
-template <class T, class F>
-void store_result(result_slot<T>& slot, F&& f) noexcept {
+template <class Value, class Function>
+void store_result(result_slot<Value>& slot, Function&& f) noexcept {
     try {
-        if constexpr (std::is_void_v<T>) {
-            std::forward<F>(f)();
+        if constexpr (std::is_void_v<Value>) {
+            std::forward<Function>(f)();
             slot.set_value();
         } else {
-            slot.set_value(std::forward<F>(f)());
+            slot.set_value(std::forward<Function>(f)());
         }
     } catch (...) {
         slot.set_exception(std::current_exception());

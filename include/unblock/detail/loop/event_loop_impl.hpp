@@ -6,6 +6,7 @@
 
 #include "../../event_loop.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -16,28 +17,59 @@ namespace unblock {
 namespace detail {
 
 /// The coroutine that runs any other awaitable (to_thread(...), a future) as a task.
-template <class T, class A>
-task<T> run_awaitable(A awaitable) {
-    if constexpr (std::is_void_v<T>) {
+template <class Value, class Awaitable>
+task<Value> run_awaitable(Awaitable awaitable) {
+    if constexpr (std::is_void_v<Value>) {
         co_await std::move(awaitable);
     } else {
         co_return co_await std::move(awaitable);
     }
 }
 
+/// A callable that create_task can start: calling it yields an awaitable.
+template <class Callable, class... Args>
+concept task_factory =
+    std::is_invocable_v<Callable&, Args...> && awaitable<std::invoke_result_t<Callable&, Args...>>;
+
+/// The coroutine of create_task(callable, args...): its parameters keep the
+/// callable (a lambda's captures) and the arguments alive while the task runs.
+template <class Result, class Callable, class... Args>
+task<Result> run_callable(Callable callable, Args... args) {
+    if constexpr (std::is_void_v<Result>) {
+        co_await std::invoke(callable, std::move(args)...);
+    } else {
+        co_return co_await std::invoke(callable, std::move(args)...);
+    }
+}
+
 } // namespace detail
 
-template <class A>
-auto event_loop::create_task(A awaitable, std::string name)
-    -> join_handle<detail::await_result_t<A>> {
+template <class Callable, class... Args>
+    requires(!detail::awaitable<Callable>)
+auto event_loop::create_task(Callable&& callable, Args&&... args) {
+    using callable_type = std::decay_t<Callable>;
+    constexpr bool callable_ok = detail::task_factory<callable_type, std::decay_t<Args>...>;
     static_assert(
-        detail::awaitable<A>,
-        "unblock::create_task needs an awaitable: a task<T>, to_thread(...), or an object with "
-        "await_ready/await_suspend/await_resume");
+        callable_ok,
+        "unblock::create_task needs an awaitable (a task<T>, to_thread(...), an object with "
+        "await_ready/await_suspend/await_resume) or a callable that returns one when called with "
+        "the given arguments (decay-copied, passed as rvalues)");
+    if constexpr (callable_ok) {
+        using result =
+            detail::await_result_t<std::invoke_result_t<callable_type&, std::decay_t<Args>...>>;
+        return create_task(detail::run_callable<result, callable_type, std::decay_t<Args>...>(
+            std::forward<Callable>(callable), std::forward<Args>(args)...));
+    }
+}
+
+template <class Awaitable>
+    requires detail::awaitable<Awaitable>
+auto event_loop::create_task(Awaitable awaitable, std::string name)
+    -> join_handle<detail::await_result_t<Awaitable>> {
     check_usable_here("create_task");
-    using result = detail::await_result_t<A>;
+    using result = detail::await_result_t<Awaitable>;
     std::coroutine_handle<detail::task_promise<result>> coroutine;
-    if constexpr (std::is_same_v<A, task<result>>) {
+    if constexpr (std::is_same_v<Awaitable, task<result>>) {
         coroutine = awaitable.release(); // the task's own frame becomes the task: one allocation
     } else {
         coroutine = detail::run_awaitable<result>(std::move(awaitable)).release();
@@ -59,27 +91,40 @@ auto event_loop::create_task(A awaitable, std::string name)
     return join_handle<result>(coroutine);
 }
 
-template <class T>
-T event_loop::run_until_complete(task<T> main) {
+template <class Value>
+Value event_loop::run_until_complete(task<Value> main) {
     running_scope scope(*this);
-    join_handle<T> handle = create_task(std::move(main), "main");
+    join_handle<Value> handle = create_task(std::move(main), "main");
     while (!handle.done())
         run_once();
     return handle.result();
 }
 
 /// Schedules `awaitable` on the running loop; see `event_loop::create_task`.
-template <class A>
-auto create_task(A awaitable, std::string name = {}) -> join_handle<detail::await_result_t<A>> {
+template <class Awaitable>
+    requires detail::awaitable<Awaitable>
+auto create_task(Awaitable awaitable, std::string name = {})
+    -> join_handle<detail::await_result_t<Awaitable>> {
     return get_running_loop().create_task(std::move(awaitable), std::move(name));
+}
+
+/// Schedules `callable(args...)` on the running loop, keeping the callable and
+/// the arguments alive until the task ends; see `event_loop::create_task`.
+///
+///     auto h = unblock::create_task([&]() -> task<> { co_await work(state); });
+template <class Callable, class... Args>
+    requires(!detail::awaitable<Callable>)
+auto create_task(Callable&& callable, Args&&... args) {
+    return get_running_loop().create_task(std::forward<Callable>(callable),
+                                          std::forward<Args>(args)...);
 }
 
 /// asyncio.run: runs `main` on a new loop on this thread and returns its value
 /// or rethrows its exception. Before returning, cancels the tasks still
 /// pending and waits for them, then shuts the loop's default executor down.
 /// Throws `invalid_state_error` when called on a thread that runs a loop.
-template <class T>
-T run(task<T> main, event_loop::options settings = {}) {
+template <class Value>
+Value run(task<Value> main, event_loop::options settings = {}) {
     if (detail::t_running_loop != nullptr) {
         throw invalid_state_error(
             "unblock::run() cannot be called while an event loop is running on this thread; "

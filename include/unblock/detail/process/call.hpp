@@ -35,9 +35,9 @@ class process_call_base;
 /// returns, i.e. before the pointer is published to another thread: a
 /// temporary outliving the publication would drop its share of the
 /// (reference-counted) message while the other thread reads it.
-template <class E, class... A>
-[[nodiscard]] std::exception_ptr process_make_error(A&&... args) {
-    return std::make_exception_ptr(E(std::forward<A>(args)...));
+template <class Error, class... Given>
+[[nodiscard]] std::exception_ptr process_make_error(Given&&... args) {
+    return std::make_exception_ptr(Error(std::forward<Given>(args)...));
 }
 
 /// The pool side of a call: what `cancel()` asks. Implemented by the pool.
@@ -143,13 +143,13 @@ private:
 ///
 /// Created by `process_pool_executor::start()`. `done()`, `cancel()` from any
 /// thread; `take()` once, after `done()` (or inside `on_done`).
-template <class R>
+template <class Result>
 class process_call final : public process_call_base {
 public:
     process_call() = default;
 
     /// The value, or rethrows the stored exception. Call once, after done().
-    R take() {
+    Result take() {
         if (m_error) {
             // Moved out: the taking thread holds the last reference, so the
             // exception is freed where it was used (also keeps TSan, which
@@ -161,7 +161,7 @@ public:
 
 private:
     void store_value(byte_reader& in) override {
-        m_value.emplace(codec<R>::decode(in));
+        m_value.emplace(codec<Result>::decode(in));
         if (in.remaining() != 0) {
             m_value.reset();
             throw serialization_error("unblock::process_pool_executor: the result was not fully "
@@ -169,7 +169,7 @@ private:
         }
     }
 
-    std::optional<R> m_value;
+    std::optional<Result> m_value;
 };
 
 /// `process_call` of a call without a result.

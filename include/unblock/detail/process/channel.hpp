@@ -3,6 +3,7 @@
 /// frame I/O for the pool's poll loop.
 #pragma once
 
+#include "../integer_cast.hpp"
 #include "fd.hpp"
 #include "wire.hpp"
 
@@ -109,7 +110,7 @@ public:
                         return process_read_status::bad_header;
                     }
                     try {
-                        m_payload.resize(static_cast<std::size_t>(length));
+                        m_payload.resize(integer_cast<std::size_t>(length));
                     } catch (const std::bad_alloc&) {
                         return process_read_status::no_memory;
                     }

@@ -17,20 +17,20 @@ namespace unblock::detail {
 /// posts the state to the loop's inbox; a withdrawn or killed call is done at
 /// once (cancelled) and its completion still arrives, releasing the work's
 /// reference.
-template <class R>
-class process_future_state final : public future_state<R>, public loop_node {
+template <class Result>
+class process_future_state final : public future_state<Result>, public loop_node {
 public:
     process_future_state() noexcept : loop_node(&on_complete) { this->m_completion = this; }
 
     /// Starts `f(args...)` on `pool`. Throws what `pool.start` throws; then
     /// nothing will complete.
-    template <class F, class... Args>
-    void launch(process_pool_executor& pool, F&& f, Args&&... args) {
+    template <class Function, class... Args>
+    void launch(process_pool_executor& pool, Function&& f, Args&&... args) {
         m_call = pool.start([this] { loop_access::post(*this->m_event_loop, this); },
-                            std::forward<F>(f), std::forward<Args>(args)...);
+                            std::forward<Function>(f), std::forward<Args>(args)...);
     }
 
-    result_slot<R>& result() noexcept override { return m_result; }
+    result_slot<Result>& result() noexcept override { return m_result; }
 
 private:
     /// Withdraws a queued call or kills the worker running it: either way the
@@ -45,19 +45,19 @@ private:
         self->work_completed_on_loop();
     }
 
-    std::shared_ptr<process_call<R>> m_call;
-    result_slot<R> m_result;
+    std::shared_ptr<process_call<Result>> m_call;
+    result_slot<Result> m_result;
 };
 
 } // namespace unblock::detail
 
 namespace unblock {
 
-template <class Loop, class F, class... Args>
-auto process_pool_executor::start_future(Loop& loop, F f, Args&&... args)
-    -> future<detail::process_result_t<F, Args...>> {
-    check<F, Args...>();
-    using result = detail::process_result_t<F, Args...>;
+template <class Loop, class Function, class... Args>
+auto process_pool_executor::start_future(Loop& loop, Function f, Args&&... args)
+    -> future<detail::process_result_t<Function, Args...>> {
+    check<Function, Args...>();
+    using result = detail::process_result_t<Function, Args...>;
     auto* state = new detail::process_future_state<result>();
     return detail::start_future<result>(loop, state, [&] {
         state->launch(*this, f, std::forward<Args>(args)...);

@@ -21,6 +21,7 @@
 #include "../../errors.hpp"
 #include "../../process_pool_stats.hpp"
 #include "../error_text.hpp"
+#include "../integer_cast.hpp"
 #include "call.hpp"
 #include "channel.hpp"
 #include "fd.hpp"
@@ -158,7 +159,7 @@ public:
                 continue;
             }
             ++s.workers;
-            s.worker_pids.push_back(static_cast<int>(w->pid));
+            s.worker_pids.push_back(integer_cast<int>(w->pid));
             if (w->call) {
                 ++s.running;
             } else if (w->ready) {

@@ -41,38 +41,38 @@ struct process_fn_info {
     using result_type = void;
 };
 
-template <class R, class... P>
-struct process_fn_info<R (*)(P...)> {
+template <class Result, class... Params>
+struct process_fn_info<Result (*)(Params...)> {
     static constexpr bool valid = true;
-    using pointer = R (*)(P...);
-    using result_type = std::remove_cvref_t<R>;
+    using pointer = Result (*)(Params...);
+    using result_type = std::remove_cvref_t<Result>;
 
     /// `f(args...)` compiles with each argument converted to its parameter's value type.
-    template <class... A>
+    template <class... Given>
     static constexpr bool callable_with() {
-        if constexpr (sizeof...(A) != sizeof...(P)) {
+        if constexpr (sizeof...(Given) != sizeof...(Params)) {
             return false;
         } else {
-            return (std::is_convertible_v<A&&, std::decay_t<P>> && ...);
+            return (std::is_convertible_v<Given&&, std::decay_t<Params>> && ...);
         }
     }
-    static constexpr bool arguments_codable = (codable<std::decay_t<P>> && ...);
-    static constexpr bool result_codable = std::is_void_v<R> || codable<result_type>;
+    static constexpr bool arguments_codable = (codable<std::decay_t<Params>> && ...);
+    static constexpr bool result_codable = std::is_void_v<Result> || codable<result_type>;
 
     /// Encodes `args` as the parameters' value types (no copy when they already are).
-    template <class... A>
-    static void encode_arguments(byte_writer& out, A&&... args) {
-        (encode_one<std::decay_t<P>>(out, std::forward<A>(args)), ...);
+    template <class... Given>
+    static void encode_arguments(byte_writer& out, Given&&... args) {
+        (encode_one<std::decay_t<Params>>(out, std::forward<Given>(args)), ...);
     }
 
     /// The worker side: see `process_thunk`.
     static void run(process_request& request, byte_writer& out) {
         const auto fn = request.reader.read_raw<pointer>();
-        std::optional<std::tuple<std::decay_t<P>...>> args;
+        std::optional<std::tuple<std::decay_t<Params>...>> args;
         try {
             // Braced initialisation decodes left to right.
-            args.emplace(
-                std::tuple<std::decay_t<P>...>{decode<std::decay_t<P>>(request.reader)...});
+            args.emplace(std::tuple<std::decay_t<Params>...>{
+                decode<std::decay_t<Params>>(request.reader)...});
             if (request.reader.remaining() != 0) {
                 throw serialization_error("unblock::process_pool_executor: the worker did not "
                                           "consume all argument bytes; a codec's encode and decode "
@@ -83,8 +83,8 @@ struct process_fn_info<R (*)(P...)> {
         }
         request.storage = {}; // free a large request before the call runs
         out.write_raw(process_frame::value);
-        auto call = [&](auto&... a) -> R { return fn(static_cast<P&&>(a)...); };
-        if constexpr (std::is_void_v<R>) {
+        auto call = [&](auto&... a) -> Result { return fn(static_cast<Params&&>(a)...); };
+        if constexpr (std::is_void_v<Result>) {
             std::apply(call, *args);
         } else {
             auto&& result = std::apply(call, *args);
@@ -97,49 +97,49 @@ struct process_fn_info<R (*)(P...)> {
     }
 
 private:
-    template <class T, class A>
-    static void encode_one(byte_writer& out, A&& arg) {
-        if constexpr (std::is_same_v<std::remove_cvref_t<A>, T>) {
-            codec<T>::encode(out, arg);
+    template <class Value, class Given>
+    static void encode_one(byte_writer& out, Given&& arg) {
+        if constexpr (std::is_same_v<std::remove_cvref_t<Given>, Value>) {
+            codec<Value>::encode(out, arg);
         } else {
-            const T converted = std::forward<A>(arg);
-            codec<T>::encode(out, converted);
+            const Value converted = std::forward<Given>(arg);
+            codec<Value>::encode(out, converted);
         }
     }
 };
 
-template <class R, class... P>
-struct process_fn_info<R (*)(P...) noexcept> : process_fn_info<R (*)(P...)> {};
+template <class Result, class... Params>
+struct process_fn_info<Result (*)(Params...) noexcept> : process_fn_info<Result (*)(Params...)> {};
 
 /// The function pointer type a lambda's non-template `operator()` converts to.
-template <class M>
+template <class Member>
 struct process_call_operator {
     using pointer = void;
 };
-template <class C, class R, class... P>
-struct process_call_operator<R (C::*)(P...)> {
-    using pointer = R (*)(P...);
+template <class Class, class Result, class... Params>
+struct process_call_operator<Result (Class::*)(Params...)> {
+    using pointer = Result (*)(Params...);
 };
-template <class C, class R, class... P>
-struct process_call_operator<R (C::*)(P...) const> {
-    using pointer = R (*)(P...);
+template <class Class, class Result, class... Params>
+struct process_call_operator<Result (Class::*)(Params...) const> {
+    using pointer = Result (*)(Params...);
 };
-template <class C, class R, class... P>
-struct process_call_operator<R (C::*)(P...) noexcept> {
-    using pointer = R (*)(P...);
+template <class Class, class Result, class... Params>
+struct process_call_operator<Result (Class::*)(Params...) noexcept> {
+    using pointer = Result (*)(Params...);
 };
-template <class C, class R, class... P>
-struct process_call_operator<R (C::*)(P...) const noexcept> {
-    using pointer = R (*)(P...);
+template <class Class, class Result, class... Params>
+struct process_call_operator<Result (Class::*)(Params...) const noexcept> {
+    using pointer = Result (*)(Params...);
 };
 
 /// How a callable of type `F`, called with `Args`, is sent to a worker.
 ///
 /// `pointer` is the plain function pointer type it is sent as, or `void` when
 /// `F` is neither a function pointer nor a capture-less lambda.
-template <class F, class... Args>
+template <class Function, class... Args>
 struct process_callable {
-    using decayed = std::decay_t<F>;
+    using decayed = std::decay_t<Function>;
 
     static constexpr auto pick() {
         if constexpr (std::is_pointer_v<decayed> &&

@@ -11,6 +11,7 @@
 #include "../../codec.hpp"
 #include "../../errors.hpp"
 #include "../../event_loop.hpp"
+#include "../integer_cast.hpp"
 #include "fd.hpp"
 #include "thunk.hpp"
 #include "wire.hpp"
@@ -92,7 +93,7 @@ inline int process_worker_loop(int fd, void (*initializer)(), std::uint64_t max_
             return process_worker_internal_failure;
         }
         process_request request;
-        request.storage.resize(static_cast<std::size_t>(length));
+        request.storage.resize(integer_cast<std::size_t>(length));
         if (!process_read_all(fd, request.storage.data(), request.storage.size())) {
             return 0;
         }
