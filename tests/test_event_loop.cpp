@@ -4,11 +4,14 @@
 #include <unblock/unblock.hpp>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <latch>
 #include <memory>
+#include <regex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -512,6 +515,72 @@ TEST_CASE("debug mode names a task whose blocking step is its last one", "[event
     CHECK(std::none_of(slow.begin(), slow.end(), [](const event_loop::slow_step& step) {
         return (step.task_name == "innocent" || step.task_name.empty()) && step.duration >= 50ms;
     }));
+}
+
+TEST_CASE("debug mode does not blame a task created in the step that finished the blocker",
+          "[event_loop][debug]") {
+    event_loop::options settings;
+    settings.debug = true;
+    settings.slow_callback_duration = 20ms;
+    event_loop loop(settings);
+    std::vector<event_loop::slow_step> slow;
+    loop.set_slow_step_handler([&](const event_loop::slow_step& step) { slow.push_back(step); });
+    // One coroutine for both tasks: the same frame size, so the second can
+    // get the first's frame back from the frame cache.
+    auto fetch = [](bool block) -> task<int> {
+        co_await unblock::sleep(0s);
+        if (block) std::this_thread::sleep_for(50ms); // blocks, then finishes in the same step
+        co_return 1;
+    };
+    auto body = [&]() -> task<> {
+        // The blocker's last step resumes this coroutine directly; its handle
+        // dies at once, freeing its frame, and the new task is created next,
+        // in that same step.
+        (void)co_await unblock::create_task(fetch(true), "fetcher");
+        auto innocent = unblock::create_task(fetch(false), "innocent");
+        (void)co_await innocent;
+    };
+    loop.run_until_complete(body());
+    REQUIRE_FALSE(slow.empty());
+    for (const auto& step : slow) {
+        if (step.duration >= 50ms) CHECK(step.task_name == "fetcher");
+    }
+}
+
+TEST_CASE("debug mode prints the README's report for a blocking fetcher", "[event_loop][debug]") {
+    // The README's example, with the default handler (stderr) and the default
+    // slow_callback_duration of 100 ms.
+    std::FILE* captured = std::tmpfile();
+    REQUIRE(captured != nullptr);
+    std::fflush(stderr);
+    const int saved_stderr = ::dup(2);
+    ::dup2(::fileno(captured), 2);
+    {
+        event_loop::options settings;
+        settings.debug = true;
+        event_loop loop(settings);
+        auto fetch = []() -> task<int> {
+            co_await unblock::sleep(0s);
+            std::this_thread::sleep_for(250ms); // a blocking call on the loop thread
+            co_return 1;
+        };
+        auto body = [&]() -> task<> { (void)co_await unblock::create_task(fetch(), "fetcher"); };
+        loop.run_until_complete(body());
+    }
+    std::fflush(stderr);
+    ::dup2(saved_stderr, 2);
+    ::close(saved_stderr);
+    std::rewind(captured);
+    std::string text;
+    char buffer[512];
+    while (std::fgets(buffer, sizeof buffer, captured) != nullptr)
+        text += buffer;
+    std::fclose(captured);
+    INFO(text);
+    const std::regex report(
+        R"(unblock: task 'fetcher' blocked the event loop for [0-9]+ ms \(slow_callback_duration is )"
+        R"(100 ms\); move blocking calls off the loop with co_await unblock::to_thread\(\.\.\.\)\n)");
+    CHECK(std::regex_search(text, report));
 }
 
 TEST_CASE("UNBLOCK_DEBUG=1 turns debug mode on", "[event_loop][debug]") {
