@@ -584,3 +584,257 @@ TEST_CASE("condition (c): a notification given to a waiter cancelled before it r
     };
     unblock::run(body());
 }
+
+// --- queue ----------------------------------------------------------------------
+
+TEST_CASE("queue: put and get in order, nowait forms, sizes", "[sync][queue]") {
+    auto body = []() -> task<> {
+        unblock::queue<std::string> items(2);
+        CHECK(items.empty());
+        co_await items.put("a");
+        items.put_nowait("b");
+        CHECK(items.full());
+        CHECK(items.qsize() == 2);
+        CHECK_THROWS_AS(items.put_nowait("c"), unblock::queue_full_error);
+        const std::string first = co_await items.get();
+        const std::string second = items.get_nowait();
+        CHECK(first == "a");
+        CHECK(second == "b");
+        CHECK_THROWS_AS(items.get_nowait(), unblock::queue_empty_error);
+        CHECK_THROWS_WITH(items.get_nowait(), Catch::Contains("co_await get()"));
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("queue: getters and putters wait and are served first-in first-out", "[sync][queue]") {
+    auto body = []() -> task<> {
+        unblock::queue<int> items(1);
+        std::vector<int> got;
+        auto getter = [&]() -> task<> { got.push_back(co_await items.get()); };
+        std::vector<unblock::join_handle<void>> getters;
+        for (int i = 0; i < 3; ++i)
+            getters.push_back(unblock::create_task(getter()));
+        co_await let_others_run();
+        for (int i = 0; i < 3; ++i)
+            co_await items.put(i); // each is handed to the next waiting getter
+        for (auto& handle : getters)
+            co_await handle;
+        CHECK(got == std::vector<int>{0, 1, 2});
+        CHECK(items.empty());
+
+        // Putters on a full queue.
+        items.put_nowait(10);
+        auto putter = [&](int value) -> task<> { co_await items.put(value); };
+        std::vector<unblock::join_handle<void>> putters;
+        for (int i = 11; i < 14; ++i)
+            putters.push_back(unblock::create_task(putter(i)));
+        co_await let_others_run();
+        CHECK(items.qsize() == 1);
+        std::vector<int> drained;
+        for (int i = 0; i < 4; ++i) {
+            const int value = co_await items.get();
+            drained.push_back(value);
+        }
+        for (auto& handle : putters)
+            co_await handle;
+        CHECK(drained == std::vector<int>{10, 11, 12, 13});
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("queue (a) and (b): cancelled getters and putters leave the queue, nothing is lost",
+          "[sync][queue][cancel]") {
+    auto body = []() -> task<> {
+        unblock::queue<int> items(1);
+        auto getter = [&]() -> task<int> { co_return co_await items.get(); };
+        auto pending = unblock::create_task(getter());
+        pending.cancel(); // (a)
+        auto waiting = unblock::create_task(getter());
+        co_await let_others_run();
+        waiting.cancel(); // (b)
+        const bool pending_cancelled = co_await ends_cancelled(pending);
+        const bool waiting_cancelled = co_await ends_cancelled(waiting);
+        CHECK(pending_cancelled);
+        CHECK(waiting_cancelled);
+        items.put_nowait(1); // nobody waits: it stays in the queue
+        CHECK(items.qsize() == 1);
+
+        auto putter = [&](int value) -> task<> { co_await items.put(value); };
+        auto put_pending = unblock::create_task(putter(2));
+        put_pending.cancel(); // (a)
+        auto put_waiting = unblock::create_task(putter(3));
+        co_await let_others_run();
+        put_waiting.cancel(); // (b)
+        const bool put_pending_cancelled = co_await ends_cancelled(put_pending);
+        const bool put_waiting_cancelled = co_await ends_cancelled(put_waiting);
+        CHECK(put_pending_cancelled);
+        CHECK(put_waiting_cancelled);
+        const int only = items.get_nowait();
+        CHECK(only == 1);
+        CHECK(items.empty()); // neither cancelled put went in
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("queue (c): an item handed to a getter cancelled before it resumed goes to the next "
+          "getter",
+          "[sync][queue][cancel]") {
+    auto body = []() -> task<> {
+        unblock::queue<int> items;
+        auto getter = [&]() -> task<int> { co_return co_await items.get(); };
+        auto first = unblock::create_task(getter());
+        auto second = unblock::create_task(getter());
+        co_await let_others_run();
+        items.put_nowait(42); // handed to the first...
+        first.cancel();       // ...cancelled before it resumed
+        const bool cancelled = co_await ends_cancelled(first);
+        CHECK(cancelled);
+        const int value = co_await second;
+        CHECK(value == 42);
+        CHECK(items.empty());
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("queue (c): an item handed to the only getter, cancelled, goes back to the front",
+          "[sync][queue][cancel]") {
+    auto body = []() -> task<> {
+        unblock::queue<int> items;
+        auto getter = [&]() -> task<int> { co_return co_await items.get(); };
+        auto only = unblock::create_task(getter());
+        co_await let_others_run();
+        items.put_nowait(1); // handed to the getter
+        items.put_nowait(2); // queued behind it
+        only.cancel();
+        const bool cancelled = co_await ends_cancelled(only);
+        CHECK(cancelled);
+        const int front = items.get_nowait();
+        const int back = items.get_nowait();
+        CHECK(front == 1);
+        CHECK(back == 2);
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("queue (c): a slot granted to a putter cancelled before it resumed goes to the next "
+          "putter",
+          "[sync][queue][cancel]") {
+    auto body = []() -> task<> {
+        unblock::queue<int> items(1);
+        items.put_nowait(0);
+        auto putter = [&](int value) -> task<> { co_await items.put(value); };
+        auto first = unblock::create_task(putter(1));
+        auto second = unblock::create_task(putter(2));
+        co_await let_others_run();
+        const int zero = items.get_nowait(); // frees the slot: granted to the first...
+        CHECK(zero == 0);
+        CHECK(items.full()); // ...which holds it
+        first.cancel();      // ...and is cancelled before it resumed
+        const bool cancelled = co_await ends_cancelled(first);
+        CHECK(cancelled);
+        co_await second;
+        const int value = items.get_nowait();
+        CHECK(value == 2);
+        CHECK(items.empty());
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("queue: join waits for task_done on every item, too many task_done throws",
+          "[sync][queue]") {
+    auto body = []() -> task<> {
+        unblock::queue<int> items;
+        co_await items.join(); // nothing put: no wait
+        int processed = 0;
+        auto worker = [&]() -> task<> {
+            for (int i = 0; i < 3; ++i) {
+                (void)co_await items.get();
+                ++processed;
+                items.task_done();
+            }
+        };
+        for (int i = 0; i < 3; ++i)
+            items.put_nowait(i);
+        auto handle = unblock::create_task(worker());
+        co_await items.join();
+        CHECK(processed == 3);
+        co_await handle;
+        CHECK_THROWS_WITH(items.task_done(), Catch::Contains("more times than there were items"));
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("queue::shutdown: puts fail, gets drain then fail, waiting getters and putters are "
+          "woken with queue_shut_down_error",
+          "[sync][queue]") {
+    auto body = []() -> task<> {
+        unblock::queue<int> items(1);
+        auto getter = [&]() -> task<int> { co_return co_await items.get(); };
+        auto waiting_getter = unblock::create_task(getter());
+        co_await let_others_run();
+        items.shutdown();
+        bool getter_shut = false;
+        try {
+            (void)co_await waiting_getter;
+        } catch (const unblock::queue_shut_down_error&) {
+            getter_shut = true;
+        }
+        CHECK(getter_shut);
+        CHECK_THROWS_AS(items.put_nowait(1), unblock::queue_shut_down_error);
+        CHECK_THROWS_AS(items.get_nowait(), unblock::queue_shut_down_error);
+
+        unblock::queue<int> draining(1);
+        draining.put_nowait(7);
+        auto putter = [&]() -> task<> { co_await draining.put(8); };
+        auto waiting_putter = unblock::create_task(putter());
+        co_await let_others_run();
+        draining.shutdown(); // not immediate: the item stays
+        bool putter_shut = false;
+        try {
+            co_await waiting_putter;
+        } catch (const unblock::queue_shut_down_error&) {
+            putter_shut = true;
+        }
+        CHECK(putter_shut);
+        const int left = co_await draining.get();
+        CHECK(left == 7);
+        CHECK_THROWS_AS(draining.get_nowait(), unblock::queue_shut_down_error);
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("queue::shutdown(immediate) discards the items, marks them done and wakes join",
+          "[sync][queue]") {
+    auto body = []() -> task<> {
+        unblock::queue<int> items;
+        items.put_nowait(1);
+        items.put_nowait(2);
+        auto joiner = [&]() -> task<> { co_await items.join(); };
+        auto handle = unblock::create_task(joiner());
+        co_await let_others_run();
+        CHECK_FALSE(handle.done());
+        items.shutdown(true);
+        CHECK(items.empty());
+        co_await handle;
+        CHECK_THROWS_AS(items.get_nowait(), unblock::queue_shut_down_error);
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("a queue used from another thread throws invalid_state_error", "[sync][queue]") {
+    auto body = []() -> task<> {
+        unblock::queue<int> items;
+        items.put_nowait(1); // binds it to this loop
+        const std::string message = co_await unblock::to_thread([&] {
+            try {
+                items.put_nowait(2);
+            } catch (const unblock::invalid_state_error& e) {
+                return std::string(e.what());
+            }
+            return std::string();
+        });
+        CHECK(message.find("unblock::queue::put_nowait()") != std::string::npos);
+        CHECK(items.qsize() == 1);
+    };
+    unblock::run(body());
+}

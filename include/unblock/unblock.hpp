@@ -14,6 +14,7 @@
 #include "lock.hpp"
 #include "offload.hpp"
 #include "process_pool.hpp"
+#include "queue.hpp"
 #include "semaphore.hpp"
 #include "task.hpp"
 #include "thread_pool.hpp"

@@ -60,13 +60,15 @@ public:
         m_list.push_back(&waiter);
     }
 
-    /// Grants the first waiter and schedules it on `loop`; false if none waits.
-    bool grant_first(event_loop& loop) noexcept {
+    /// Grants the first waiter and schedules it on `loop` (it resumes in the
+    /// next iteration, so the caller may still hand it something); returns it,
+    /// or nullptr if none waits.
+    waiter_node* grant_first(event_loop& loop) noexcept {
         waiter_node* first = m_list.pop_front();
-        if (first == nullptr) return false;
+        if (first == nullptr) return nullptr;
         first->m_granted = true;
         loop_access::schedule(loop, first);
-        return true;
+        return first;
     }
 
     /// Takes a cancelled waiter out of the list and schedules it to resume
