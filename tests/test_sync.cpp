@@ -838,3 +838,54 @@ TEST_CASE("a queue used from another thread throws invalid_state_error", "[sync]
     };
     unblock::run(body());
 }
+
+// --- more cancellation points -----------------------------------------------------
+
+TEST_CASE("condition (a): a cancel pending before wait suspends throws holding the lock",
+          "[sync][cancel]") {
+    auto body = []() -> task<> {
+        unblock::condition cond;
+        bool held_when_cancelled = false;
+        auto waiter = [&]() -> task<> {
+            auto guard = co_await cond.scoped(); // free: does not suspend, the cancel stays pending
+            try {
+                co_await cond.wait(); // the cancel lands on the first suspension
+            } catch (const unblock::cancelled_error&) {
+                held_when_cancelled = cond.locked();
+                throw;
+            }
+        };
+        auto handle = unblock::create_task(waiter());
+        handle.cancel();
+        const bool cancelled = co_await ends_cancelled(handle);
+        CHECK(cancelled);
+        CHECK(held_when_cancelled);
+        CHECK_FALSE(cond.locked()); // the guard released it
+    };
+    unblock::run(body());
+}
+
+TEST_CASE("capacity_limiter (a) and (c): a pending cancel runs nothing, a token granted to a "
+          "cancelled waiter goes to the next",
+          "[sync][cancel]") {
+    auto body = []() -> task<> {
+        unblock::capacity_limiter limiter(1);
+        std::atomic<int> runs{0};
+        co_await limiter.acquire(); // hold the only token
+        auto pending = unblock::create_task(limiter.run([&] { ++runs; }));
+        pending.cancel(); // (a)
+        auto first = unblock::create_task(limiter.run([&] { ++runs; }));
+        auto second = unblock::create_task(limiter.run([&] { runs += 10; }));
+        co_await let_others_run();
+        limiter.release(); // granted to the first...
+        first.cancel();    // (c): ...cancelled before it resumed
+        const bool pending_cancelled = co_await ends_cancelled(pending);
+        const bool first_cancelled = co_await ends_cancelled(first);
+        CHECK(pending_cancelled);
+        CHECK(first_cancelled);
+        co_await second;
+        CHECK(runs == 10);
+        CHECK(limiter.borrowed_tokens() == 0);
+    };
+    unblock::run(body());
+}
