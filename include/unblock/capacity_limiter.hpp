@@ -3,7 +3,7 @@
 /// handed to other threads run at once.
 #pragma once
 
-#include "detail/loop/permit_pool.hpp"
+#include "detail/sync/permit_pool.hpp"
 #include "offload.hpp"
 #include "task.hpp"
 

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "detail/loop/cancellable_wait.hpp"
-#include "detail/loop/waiter_list.hpp"
+#include "detail/sync/waiter_list.hpp"
 
 #include <coroutine>
 

@@ -2,7 +2,7 @@
 /// `lock`: asyncio.Lock for the tasks of one loop.
 #pragma once
 
-#include "detail/loop/permit_pool.hpp"
+#include "detail/sync/permit_pool.hpp"
 #include "errors.hpp"
 
 namespace unblock {

@@ -3,7 +3,7 @@
 /// asyncio.BoundedSemaphore for the tasks of one loop.
 #pragma once
 
-#include "detail/loop/permit_pool.hpp"
+#include "detail/sync/permit_pool.hpp"
 #include "errors.hpp"
 
 #include <cstddef>

@@ -1,4 +1,4 @@
-/// \file detail/loop/waiter_list.hpp
+/// \file detail/sync/waiter_list.hpp
 /// The FIFO of tasks suspended in a synchronisation primitive of the loop
 /// (semaphore, lock, event, capacity_limiter), and the check that binds a
 /// primitive to one loop.
@@ -16,7 +16,7 @@
 #include "../../errors.hpp"
 #include "../../event_loop.hpp"
 #include "../intrusive_list.hpp"
-#include "loop_node.hpp"
+#include "../loop/loop_node.hpp"
 
 #include <coroutine>
 #include <string>

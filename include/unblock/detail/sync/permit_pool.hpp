@@ -1,11 +1,11 @@
-/// \file detail/loop/permit_pool.hpp
+/// \file detail/sync/permit_pool.hpp
 /// The counter of permits behind `semaphore`, `bounded_semaphore`, `lock` and
 /// `capacity_limiter`, its `co_await acquire()` awaiter and `release_guard`.
 #pragma once
 
 #include "../../errors.hpp"
 #include "../../event_loop.hpp"
-#include "cancellable_wait.hpp"
+#include "../loop/cancellable_wait.hpp"
 #include "waiter_list.hpp"
 
 #include <coroutine>
