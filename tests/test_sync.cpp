@@ -889,3 +889,63 @@ TEST_CASE("capacity_limiter (a) and (c): a pending cancel runs nothing, a token 
     };
     unblock::run(body());
 }
+
+// --- stress -----------------------------------------------------------------------
+
+TEST_CASE("queue under cancellation: every item put is got exactly once", "[sync][queue][stress]") {
+    auto body = []() -> task<> {
+        unblock::queue<int> items(3);
+        std::vector<int> put_ok;   // values whose put() returned
+        std::vector<int> received; // values some get() returned
+        auto producer = [&](int first, int count) -> task<> {
+            for (int value = first; value < first + count; ++value) {
+                co_await items.put(value);
+                put_ok.push_back(value);
+            }
+        };
+        auto consumer = [&]() -> task<> {
+            for (;;) {
+                int value = 0;
+                try {
+                    value = co_await items.get();
+                } catch (const unblock::queue_shut_down_error&) {
+                    co_return;
+                }
+                received.push_back(value);
+                if (value % 7 == 0) co_await unblock::sleep(0s);
+            }
+        };
+        std::vector<unblock::join_handle<void>> steady;
+        for (int i = 0; i < 3; ++i)
+            steady.push_back(unblock::create_task(producer(i * 10000, 300)));
+        for (int i = 0; i < 2; ++i)
+            steady.push_back(unblock::create_task(consumer()));
+        // Short-lived producers and consumers, cancelled after 0, 1 or 2 turns:
+        // pending, waiting, or just granted.
+        unsigned state = 12345;
+        for (int round = 0; round < 300; ++round) {
+            state = state * 1103515245U + 12345U;
+            auto extra_consumer = unblock::create_task(consumer());
+            auto extra_producer = unblock::create_task(producer(100000 + round * 10, 3));
+            const unsigned turns = (state >> 16) % 3U;
+            for (unsigned t = 0; t < turns; ++t)
+                co_await unblock::sleep(0s);
+            extra_consumer.cancel();
+            extra_producer.cancel();
+            (void)co_await ends_cancelled(extra_consumer);
+            (void)co_await ends_cancelled(extra_producer);
+        }
+        for (int i = 0; i < 3; ++i)
+            co_await steady[static_cast<std::size_t>(i)];
+        while (!items.empty())
+            co_await unblock::sleep(0s); // the consumers drain it
+        items.shutdown();
+        for (std::size_t i = 3; i < steady.size(); ++i)
+            co_await steady[i];
+        std::sort(put_ok.begin(), put_ok.end());
+        std::sort(received.begin(), received.end());
+        CHECK(put_ok.size() >= 900);
+        CHECK(received == put_ok);
+    };
+    unblock::run(body());
+}
