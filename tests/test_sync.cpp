@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -424,6 +425,9 @@ TEST_CASE("capacity_limiter of 8 around 1000 to_thread calls: never more than 8 
         return value;
     };
     auto body = [&]() -> task<long> {
+        // More workers than tokens, so that the limiter (not the pool) is the bound.
+        unblock::get_running_loop().set_default_executor(
+            std::make_shared<unblock::thread_pool_executor>(16));
         std::vector<unblock::join_handle<int>> handles;
         handles.reserve(1000);
         for (int i = 0; i < 1000; ++i)
