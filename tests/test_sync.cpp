@@ -953,3 +953,59 @@ TEST_CASE("queue under cancellation: every item put is got exactly once", "[sync
     };
     unblock::run(body());
 }
+
+TEST_CASE("every primitive bound to one loop refuses another loop with invalid_state_error",
+          "[sync]") {
+    unblock::lock mutex;
+    unblock::event ready;
+    unblock::condition cond;
+    unblock::queue<int> items;
+    unblock::capacity_limiter limiter(1);
+    auto use_all = [&]() -> task<> {
+        co_await mutex.acquire();
+        mutex.release();
+        ready.set();
+        ready.clear();
+        {
+            auto guard = co_await cond.scoped();
+            cond.notify_all();
+        }
+        items.put_nowait(1);
+        (void)items.get_nowait();
+        co_await limiter.acquire();
+        limiter.release();
+    };
+    unblock::event_loop first;
+    first.run_until_complete(use_all());
+    unblock::event_loop second;
+    auto refused = [&](auto use) -> task<bool> {
+        try {
+            co_await use();
+        } catch (const unblock::invalid_state_error& e) {
+            const std::string message = e.what();
+            co_return message.find("belongs to another event loop") != std::string::npos;
+        }
+        co_return false;
+    };
+    auto lock_use = [&]() -> task<> { co_await mutex.acquire(); };
+    auto event_use = [&]() -> task<> { co_await ready.wait(); };
+    auto condition_use = [&]() -> task<> {
+        cond.notify(); // the loop is checked before the lock
+        co_return;
+    };
+    auto queue_use = [&]() -> task<> {
+        items.put_nowait(2);
+        co_return;
+    };
+    auto limiter_use = [&]() -> task<> { co_await limiter.acquire(); };
+    const bool lock_refused = second.run_until_complete(refused(lock_use));
+    const bool event_refused = second.run_until_complete(refused(event_use));
+    const bool condition_refused = second.run_until_complete(refused(condition_use));
+    const bool queue_refused = second.run_until_complete(refused(queue_use));
+    const bool limiter_refused = second.run_until_complete(refused(limiter_use));
+    CHECK(lock_refused);
+    CHECK(event_refused);
+    CHECK(condition_refused);
+    CHECK(queue_refused);
+    CHECK(limiter_refused);
+}
