@@ -169,7 +169,10 @@ private:
 /// also discards the items left (marking them done) and wakes every getter.
 /// No OS lock: calls are made on the loop's thread; the queue binds to the
 /// loop that first uses it, and a call from another thread or loop throws
-/// `invalid_state_error`.
+/// `invalid_state_error`. Giving an item back from a cancelled getter must not
+/// fail: `Value`'s move constructor should not throw (if it does, or memory
+/// runs out there, the program terminates). Like every primitive, the queue
+/// must outlive the tasks waiting on it.
 ///
 ///     unblock::queue<int> jobs(10);
 ///     co_await jobs.put(1);            // producer

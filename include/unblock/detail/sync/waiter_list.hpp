@@ -18,6 +18,7 @@
 #include "../intrusive_list.hpp"
 #include "../loop/loop_node.hpp"
 
+#include <cassert>
 #include <coroutine>
 #include <string>
 
@@ -50,6 +51,15 @@ private:
 /// The first-in first-out list of a primitive's waiters. Loop thread only.
 class waiter_list {
 public:
+    waiter_list() noexcept = default;
+    waiter_list(const waiter_list&) = delete;
+    waiter_list& operator=(const waiter_list&) = delete;
+    /// A primitive must outlive the tasks waiting on it: their awaiters point into this list.
+    ~waiter_list() {
+        assert(empty() && "an unblock synchronisation primitive was destroyed while a task waits "
+                          "on it; keep it alive until every waiter has resumed");
+    }
+
     [[nodiscard]] bool empty() const noexcept { return m_list.empty(); }
 
     /// Appends `waiter`, which resumes `awaiting` of task `task` when granted.
