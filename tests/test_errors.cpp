@@ -13,9 +13,11 @@ using Catch::Matchers::StartsWith;
 
 TEMPLATE_TEST_CASE("every error is an unblock::error and a std::exception", "[errors]",
                    unblock::cancelled_error, unblock::timeout_error, unblock::no_running_loop_error,
-                   unblock::invalid_state_error, unblock::executor_shutdown_error,
-                   unblock::broken_executor_error, unblock::worker_crashed_error,
-                   unblock::remote_error, unblock::serialization_error) {
+                   unblock::invalid_state_error, unblock::queue_full_error,
+                   unblock::queue_empty_error, unblock::queue_shut_down_error,
+                   unblock::executor_shutdown_error, unblock::broken_executor_error,
+                   unblock::worker_crashed_error, unblock::remote_error,
+                   unblock::serialization_error) {
     STATIC_REQUIRE(std::is_base_of_v<unblock::error, TestType>);
     STATIC_REQUIRE(std::is_base_of_v<std::runtime_error, TestType>);
     STATIC_REQUIRE(std::is_base_of_v<std::exception, TestType>);
@@ -25,9 +27,10 @@ TEMPLATE_TEST_CASE("every error is an unblock::error and a std::exception", "[er
 // standard exception classes ([exception]/2) their copies should not throw.
 TEMPLATE_TEST_CASE("errors copy without throwing", "[errors]", unblock::cancelled_error,
                    unblock::timeout_error, unblock::no_running_loop_error,
-                   unblock::invalid_state_error, unblock::executor_shutdown_error,
-                   unblock::broken_executor_error, unblock::worker_crashed_error,
-                   unblock::serialization_error) {
+                   unblock::invalid_state_error, unblock::queue_full_error,
+                   unblock::queue_empty_error, unblock::queue_shut_down_error,
+                   unblock::executor_shutdown_error, unblock::broken_executor_error,
+                   unblock::worker_crashed_error, unblock::serialization_error) {
     STATIC_REQUIRE(std::is_nothrow_copy_constructible_v<TestType>);
     STATIC_REQUIRE(std::is_nothrow_copy_assignable_v<TestType>);
 }
@@ -51,9 +54,10 @@ TEST_CASE("unblock::error is a std::runtime_error", "[errors]") {
 
 TEMPLATE_TEST_CASE("errors built from a message keep it", "[errors]", unblock::cancelled_error,
                    unblock::timeout_error, unblock::no_running_loop_error,
-                   unblock::invalid_state_error, unblock::executor_shutdown_error,
-                   unblock::broken_executor_error, unblock::worker_crashed_error,
-                   unblock::serialization_error) {
+                   unblock::invalid_state_error, unblock::queue_full_error,
+                   unblock::queue_empty_error, unblock::queue_shut_down_error,
+                   unblock::executor_shutdown_error, unblock::broken_executor_error,
+                   unblock::worker_crashed_error, unblock::serialization_error) {
     const TestType e("custom message 123");
     CHECK(std::string(e.what()) == "custom message 123");
 }
@@ -135,4 +139,11 @@ TEST_CASE("remote_error with an empty message still names the type", "[errors]")
     const unblock::remote_error e("std::bad_variant_access", "");
     CHECK(e.type_name() == "std::bad_variant_access");
     CHECK_THAT(e.what(), Contains("std::bad_variant_access"));
+}
+
+TEMPLATE_TEST_CASE("the queue errors say what to do by default", "[errors]",
+                   unblock::queue_full_error, unblock::queue_empty_error,
+                   unblock::queue_shut_down_error) {
+    const TestType e;
+    CHECK_THAT(e.what(), StartsWith("unblock::queue"));
 }

@@ -49,6 +49,34 @@ public:
     using error::error;
 };
 
+/// `queue::put_nowait()` found the queue full (asyncio.QueueFull).
+class queue_full_error : public error {
+public:
+    queue_full_error()
+        : error("unblock::queue::put_nowait(): the queue is full; co_await put(x) to wait for "
+                "room, or make the queue bigger") {}
+    using error::error;
+};
+
+/// `queue::get_nowait()` found the queue empty (asyncio.QueueEmpty).
+class queue_empty_error : public error {
+public:
+    queue_empty_error()
+        : error("unblock::queue::get_nowait(): the queue is empty; co_await get() to wait for "
+                "an item") {}
+    using error::error;
+};
+
+/// The queue was shut down (asyncio.QueueShutDown): no more puts, and gets
+/// once it is empty.
+class queue_shut_down_error : public error {
+public:
+    queue_shut_down_error()
+        : error("unblock::queue: the queue was shut down (shutdown()); it accepts no more items, "
+                "and gets fail once it is empty") {}
+    using error::error;
+};
+
 /// Work was submitted to an executor that has been shut down.
 class executor_shutdown_error : public error {
 public:
