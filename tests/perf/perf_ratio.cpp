@@ -15,10 +15,17 @@
 // measured 7-19x (idle: 1.6-2.7x). It still fails a design that waits on a
 // timer or takes a poll() timeout per call (~80x).
 //
+// The ratios assume the cores are ours: with more busy threads than cores
+// (e.g. `yes > /dev/null` hogs), spinning loses by design (see README,
+// "What spinning costs") and a ratio says nothing about the code. So a probe
+// first measures how much of a core this thread gets while it computes; below
+// 90% the figures are printed and the bounds are not enforced.
+//
 // Prints every attempt. Exits 1 if a check fails all its attempts.
 #include <unblock/unblock.hpp>
 
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -185,6 +192,25 @@ double pipe_round_trip() {
     return samples.empty() ? -1 : median(samples);
 }
 
+/// The share of one core this thread gets while it computes for 50 ms: about
+/// 1.0 on a machine with a core to spare, ~0.67 with two CPU hogs on two cores.
+double core_share() {
+    auto thread_cpu = [] {
+        timespec t{};
+        ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+        return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
+    };
+    const auto wall_start = clock_type::now();
+    const auto cpu_start = thread_cpu();
+    volatile unsigned sink = 0;
+    while (clock_type::now() - wall_start < std::chrono::milliseconds(50))
+        for (int i = 0; i < 1000; ++i)
+            sink = sink + 1;
+    const double cpu = std::chrono::duration<double>(thread_cpu() - cpu_start).count();
+    const double wall = std::chrono::duration<double>(clock_type::now() - wall_start).count();
+    return cpu / wall;
+}
+
 /// Runs `attempt` up to three times; passes at the first ratio within bound.
 bool check(const char* name, const char* bound_text, const std::function<double()>& attempt,
            const std::function<bool(double)>& within) {
@@ -202,6 +228,11 @@ bool check(const char* name, const char* bound_text, const std::function<double(
 } // namespace
 
 int main() {
+    const double share = core_share();
+    const bool enforce = share >= 0.9;
+    std::printf("this thread gets %.0f%% of a core%s\n", share * 100,
+                enforce ? ""
+                        : ": the cores are contended, so the bounds are reported, not enforced");
     bool passed = true;
     passed &= check(
         "to_thread round trip / condition-variable ping-pong", "<= 1.0",
@@ -231,6 +262,11 @@ int main() {
             return floor > 0 ? ours / floor : 1e9;
         },
         [](double r) { return r <= 20.0; });
+    if (!enforce) {
+        std::printf("perf-ratio: %s (not enforced: contended cores)\n",
+                    passed ? "all within bounds" : "out of bounds");
+        return 0;
+    }
     std::printf("perf-ratio: %s\n", passed ? "all within bounds" : "FAILED");
     return passed ? 0 : 1;
 }
