@@ -8,49 +8,12 @@
 // Sanitizer runtimes define operator new themselves; counting needs a plain build.
 #if !defined(UNBLOCK_SANITIZER_THREAD) && !defined(UNBLOCK_SANITIZER_ADDRESS)
 
-#include <atomic>
-#include <cstdlib>
+#include "support/counting_new.hpp"
+
 #include <latch>
 #include <memory>
-#include <new>
 
-namespace {
-
-std::atomic<bool> g_counting{false};
-std::atomic<long> g_allocations{0};
-
-void* counted_allocation(std::size_t size) {
-    // relaxed: the counter is read after the measured work has been joined with the loop thread.
-    if (g_counting.load(std::memory_order_relaxed))
-        g_allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-    throw std::bad_alloc();
-}
-
-/// Counts allocations made while alive.
-class allocation_counter {
-public:
-    allocation_counter() {
-        g_allocations = 0;
-        g_counting = true;
-    }
-    ~allocation_counter() { g_counting = false; }
-    [[nodiscard]] long count() const { return g_allocations.load(); }
-};
-
-} // namespace
-
-// A replaced operator delete that frees what the replaced operator new got
-// from malloc is correct; GCC's -Wmismatched-new-delete cannot see the pair.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-void* operator new(std::size_t size) { return counted_allocation(size); }
-void* operator new[](std::size_t size) { return counted_allocation(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+using unblock::test::allocation_counter;
 
 using unblock::task;
 

@@ -52,56 +52,30 @@ task<int> ping_pong(int rounds) {
 // Sanitizer runtimes define operator new themselves; counting needs a plain build.
 #if !defined(UNBLOCK_SANITIZER_THREAD) && !defined(UNBLOCK_SANITIZER_ADDRESS)
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
+#include "support/counting_new.hpp"
 
-namespace {
-
-std::atomic<bool> g_counting{false};
-std::atomic<long> g_allocations{0};
-
-void* counted_allocation(std::size_t size) {
-    // relaxed: only the loop thread allocates while counting, and it reads the count itself.
-    if (g_counting.load(std::memory_order_relaxed))
-        g_allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-    throw std::bad_alloc();
-}
-
-} // namespace
-
-// A replaced operator delete that frees what the replaced operator new got
-// from malloc is correct; GCC's -Wmismatched-new-delete cannot see the pair.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-void* operator new(std::size_t size) { return counted_allocation(size); }
-void* operator new[](std::size_t size) { return counted_allocation(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+using unblock::test::allocation_counter;
 
 TEST_CASE("the counting operator new of the sync test sees allocations", "[sync][allocations]") {
-    g_allocations = 0;
-    g_counting = true;
+    allocation_counter counter;
     auto* p = new int(3);
     delete p;
-    g_counting = false;
-    CHECK(g_allocations.load() == 1); // the counter works, so a 0 below means something
+    CHECK(counter.count() == 1); // the counter works, so a 0 below means something
 }
 
 TEST_CASE("waiting on semaphore, event and lock allocates nothing in steady state",
           "[sync][allocations]") {
     auto body = []() -> task<long> {
         (void)co_await ping_pong(10); // warm: the frame cache holds the frames used below
-        g_allocations = 0;
-        g_counting = true;
-        const int done = co_await ping_pong(1'000);
-        g_counting = false;
+        long allocations = 0;
+        int done = 0;
+        {
+            allocation_counter counter;
+            done = co_await ping_pong(1'000);
+            allocations = counter.count();
+        }
         CHECK(done == 1'000);
-        co_return g_allocations.load();
+        co_return allocations;
     };
     CHECK(unblock::run(body()) == 0);
 }
