@@ -14,6 +14,7 @@ unblock::task<int> measure(int warmup, int rounds) {
         co_await unblock::to_thread([] {});
     std::vector<long> samples;
     samples.reserve(static_cast<std::size_t>(rounds));
+    const auto cpu_before = bench::process_cpu_time();
     for (int i = 0; i < rounds; ++i) {
         const auto start = bench::clock::now();
         co_await unblock::to_thread([] {});
@@ -22,9 +23,10 @@ unblock::task<int> measure(int warmup, int rounds) {
         samples.push_back(
             std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
     }
+    const double cpu_ns = bench::cpu_ns_per_op(bench::process_cpu_time() - cpu_before, rounds);
     const long median = bench::percentile(samples, 50);
     const long p99 = bench::percentile(samples, 99);
-    std::printf("W1 unblock median_ns=%ld p99_ns=%ld\n", median, p99);
+    std::printf("W1 unblock median_ns=%ld p99_ns=%ld cpu_ns_per_op=%.0f\n", median, p99, cpu_ns);
     if (off_loop != 0) std::fprintf(stderr, "W1: %d resumptions off the loop thread\n", off_loop);
     co_return off_loop == 0 ? 0 : 1;
 }

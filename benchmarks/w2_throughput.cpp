@@ -39,6 +39,7 @@ unblock::task<bench::clock::duration> batch(unblock::thread_pool_executor& pool,
 struct rate {
     double tasks_per_s;
     double allocs_per_task;
+    double cpu_ns_per_task;
 };
 
 template <offload How>
@@ -46,13 +47,15 @@ unblock::task<rate> measure_one(unblock::thread_pool_executor& pool, int n) {
     (void)co_await batch<How>(pool, n); // warm-up: threads started, queues grown
     std::vector<double> rates;
     long allocations = 0;
+    const auto cpu_before = bench::process_cpu_time();
     for (int r = 0; r < 3; ++r) {
         const long before = bench::allocations();
         const auto took = co_await batch<How>(pool, n);
         allocations = bench::allocations() - before;
         rates.push_back(n / std::chrono::duration<double>(took).count());
     }
-    co_return rate{bench::median(rates), static_cast<double>(allocations) / n};
+    co_return rate{bench::median(rates), static_cast<double>(allocations) / n,
+                   bench::cpu_ns_per_op(bench::process_cpu_time() - cpu_before, 3L * n)};
 }
 
 unblock::task<> measure(unblock::thread_pool_executor& pool, bool smoke) {
@@ -65,10 +68,11 @@ unblock::task<> measure(unblock::thread_pool_executor& pool, bool smoke) {
         // (tests/test_offload_allocations.cpp); run_in_executor allocates its future.
         const rate direct = co_await measure_one<offload::to_thread>(pool, n);
         const rate tutorial = co_await measure_one<offload::run_in_executor>(pool, n);
-        std::printf("W2 unblock n=%d tasks_per_s=%.0f allocs_per_task=%.2f\n", n,
-                    direct.tasks_per_s, direct.allocs_per_task);
-        std::printf("W2 unblock-run_in_executor n=%d tasks_per_s=%.0f allocs_per_task=%.2f\n", n,
-                    tutorial.tasks_per_s, tutorial.allocs_per_task);
+        std::printf("W2 unblock n=%d tasks_per_s=%.0f allocs_per_task=%.2f cpu_ns_per_op=%.0f\n", n,
+                    direct.tasks_per_s, direct.allocs_per_task, direct.cpu_ns_per_task);
+        std::printf("W2 unblock-run_in_executor n=%d tasks_per_s=%.0f allocs_per_task=%.2f "
+                    "cpu_ns_per_op=%.0f\n",
+                    n, tutorial.tasks_per_s, tutorial.allocs_per_task, tutorial.cpu_ns_per_task);
         std::printf("# W2 n=%d run_in_executor / to_thread = %.2f\n", n,
                     tutorial.tasks_per_s / direct.tasks_per_s);
     }

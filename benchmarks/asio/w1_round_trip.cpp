@@ -18,6 +18,7 @@ asio::awaitable<int> measure(asio::thread_pool& pool, peer::offload_impl impl, i
         co_await peer::offload_with(impl, pool, [] {});
     std::vector<long> samples;
     samples.reserve(static_cast<std::size_t>(rounds));
+    const auto cpu_before = bench::process_cpu_time();
     for (int i = 0; i < rounds; ++i) {
         const auto start = bench::clock::now();
         co_await peer::offload_with(impl, pool, [] {});
@@ -26,9 +27,11 @@ asio::awaitable<int> measure(asio::thread_pool& pool, peer::offload_impl impl, i
         samples.push_back(
             std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
     }
+    const double cpu_ns = bench::cpu_ns_per_op(bench::process_cpu_time() - cpu_before, rounds);
     const long median = bench::percentile(samples, 50);
     const long p99 = bench::percentile(samples, 99);
-    std::printf("W1 %s median_ns=%ld p99_ns=%ld\n", peer::impl_name(impl), median, p99);
+    std::printf("W1 %s median_ns=%ld p99_ns=%ld cpu_ns_per_op=%.0f\n", peer::impl_name(impl),
+                median, p99, cpu_ns);
     if (off_loop != 0) std::fprintf(stderr, "W1: %d resumptions off the loop thread\n", off_loop);
     co_return off_loop == 0 ? 0 : 1;
 }

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
         (void)batch(loop, pool, impl, n); // warm-up: threads started, queues grown
         std::vector<double> rates;
         long allocations = 0;
+        const auto cpu_before = bench::process_cpu_time();
         for (int r = 0; r < 3; ++r) {
             const long before = bench::allocations();
             const auto took = batch(loop, pool, impl, n);
@@ -46,7 +47,9 @@ int main(int argc, char** argv) {
         }
         // Per task, as unblock counts it (last batch / N): the task's own
         // coroutine frames are counted too, and whatever the offload allocates.
-        std::printf("W2 %s n=%d tasks_per_s=%.0f allocs_per_task=%.2f\n", peer::impl_name(impl), n,
-                    bench::median(rates), static_cast<double>(allocations) / n);
+        const double cpu_ns = bench::cpu_ns_per_op(bench::process_cpu_time() - cpu_before, 3L * n);
+        std::printf("W2 %s n=%d tasks_per_s=%.0f allocs_per_task=%.2f cpu_ns_per_op=%.0f\n",
+                    peer::impl_name(impl), n, bench::median(rates),
+                    static_cast<double>(allocations) / n, cpu_ns);
     }
 }

@@ -31,6 +31,7 @@ struct Chain {
     int done = 0;
     int off_loop = 0;
     bench::clock::time_point start;
+    std::chrono::microseconds cpu_before{}; ///< process CPU time when the timed rounds began
     std::vector<long> samples;
 };
 
@@ -50,6 +51,7 @@ void after_work(uv_work_t* request, int status) {
 }
 
 void submit(Chain& chain) {
+    if (chain.done == chain.warmup) chain.cpu_before = bench::process_cpu_time();
     chain.start = bench::clock::now();
     check(uv_queue_work(
               chain.loop, &chain.request, [](uv_work_t*) {}, &after_work),
@@ -74,11 +76,13 @@ int main(int argc, char** argv) {
 
     submit(chain);
     uv_run(&loop, UV_RUN_DEFAULT); // returns once the last round trip is done
+    const double cpu_ns =
+        bench::cpu_ns_per_op(bench::process_cpu_time() - chain.cpu_before, chain.rounds);
     check(uv_loop_close(&loop), "uv_loop_close");
 
     const long median = bench::percentile(chain.samples, 50);
     const long p99 = bench::percentile(chain.samples, 99);
-    std::printf("W1 libuv median_ns=%ld p99_ns=%ld\n", median, p99);
+    std::printf("W1 libuv median_ns=%ld p99_ns=%ld cpu_ns_per_op=%.0f\n", median, p99, cpu_ns);
     if (chain.off_loop != 0)
         std::fprintf(stderr, "W1: %d callbacks off the loop thread\n", chain.off_loop);
     return chain.off_loop == 0 ? 0 : 1;

@@ -70,14 +70,16 @@ int main(int argc, char** argv) {
         (void)run_batch(&loop, n); // warm-up: threads started, allocator warmed
         std::vector<double> rates;
         long allocations = 0;
+        const auto cpu_before = bench::process_cpu_time();
         for (int r = 0; r < 3; ++r) {
             const long before = bench::allocations();
             const auto took = run_batch(&loop, n);
             allocations = bench::allocations() - before; // the last batch's, like unblock's
             rates.push_back(n / std::chrono::duration<double>(took).count());
         }
-        std::printf("W2 libuv n=%d tasks_per_s=%.0f allocs_per_task=%.2f\n", n,
-                    bench::median(rates), static_cast<double>(allocations) / n);
+        const double cpu_ns = bench::cpu_ns_per_op(bench::process_cpu_time() - cpu_before, 3L * n);
+        std::printf("W2 libuv n=%d tasks_per_s=%.0f allocs_per_task=%.2f cpu_ns_per_op=%.0f\n", n,
+                    bench::median(rates), static_cast<double>(allocations) / n, cpu_ns);
     }
     check(uv_loop_close(&loop), "uv_loop_close");
 }

@@ -45,6 +45,7 @@ inline figure_meta meta_for(const std::string& key) {
         {"yields_per_s", {"yields/s", 1, true}},
         {"bytes_per_task", {"bytes per suspended task", 1, false}},
         {"cpu_ms_per_s", {"CPU ms per idle second", 1, false}},
+        {"cpu_ns_per_op", {"CPU µs per call, all threads", 1e-3, false}},
     };
     for (const auto& e : known)
         if (key == e.key) return e.meta;

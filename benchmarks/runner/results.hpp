@@ -54,13 +54,14 @@ inline summary summarize(std::vector<double> values) {
 class result_set {
 public:
     /// Adds the figures of one program's stdout; returns how many values it held.
-    /// Lines that are not `W<k>`/`IDLE` figure lines are ignored.
-    std::size_t add_output(const std::string& text) {
+    /// Lines that are not `W<k>`/`IDLE` figure lines are ignored. A non-empty
+    /// `workload_suffix` files them under another workload ("W1" -> "W1-hogs").
+    std::size_t add_output(const std::string& text, const std::string& workload_suffix = {}) {
         std::istringstream lines(text);
         std::string line;
         std::size_t added = 0;
         while (std::getline(lines, line))
-            added += add_line(line);
+            added += add_line(line, workload_suffix);
         return added;
     }
 
@@ -74,7 +75,7 @@ public:
     }
 
 private:
-    std::size_t add_line(const std::string& line) {
+    std::size_t add_line(const std::string& line, const std::string& workload_suffix) {
         std::istringstream words(line);
         std::string workload, impl, word;
         if (!(words >> workload >> impl)) return 0;
@@ -82,6 +83,7 @@ private:
             workload == "IDLE" || (workload.size() >= 2 && workload[0] == 'W' &&
                                    std::isdigit(static_cast<unsigned char>(workload[1])));
         if (!is_figure_line) return 0;
+        workload += workload_suffix;
 
         std::string qualifier;
         std::vector<std::pair<std::string, double>> values;

@@ -5,10 +5,16 @@
 // the figures as a table with unblock's ratio to each peer and the targets,
 // and can write them as Markdown (into docs/benchmarks.md) and an SVG plot.
 //
+//
+// W1 and W2 run a second time in each round with one CPU-bound process per
+// core beside them (figures "W1-hogs", "W2-hogs"; --no-hogs skips that pass):
+// on a busy machine spinning for a completion costs what it saves when idle.
+//
 //   run_benchmarks --manifest <build>/benchmarks/manifest.tsv [--rounds 3] [--smoke]
-//                  [--only W1,W5-memory] [--impls unblock,tokio]
+//                  [--only W1,W5-memory] [--impls unblock,tokio] [--no-hogs]
 //                  [--markdown docs/benchmarks.md] [--svg docs/benchmarks.svg]
 #include "child_process.hpp"
+#include "cpu_hogs.hpp"
 #include "machine.hpp"
 #include "report.hpp"
 #include "svg_plot.hpp"
@@ -34,6 +40,7 @@ struct options {
     std::string manifest;
     int rounds = 3;
     bool smoke = false;
+    bool hogs = true; ///< the contended second pass of W1 and W2
     std::vector<std::string> only_workloads;
     std::vector<std::string> only_impls;
     std::string markdown_path;
@@ -57,8 +64,8 @@ bool selected(const std::vector<std::string>& filter, const std::string& name) {
     std::fprintf(stderr,
                  "run_benchmarks: %s\n"
                  "usage: run_benchmarks --manifest FILE [--rounds N] [--smoke] [--only W1,W2]\n"
-                 "                      [--impls unblock,asio-handwritten] [--markdown FILE] "
-                 "[--svg FILE]\n",
+                 "                      [--impls unblock,asio-handwritten] [--no-hogs]\n"
+                 "                      [--markdown FILE] [--svg FILE]\n",
                  message.c_str());
     std::exit(2);
 }
@@ -78,6 +85,8 @@ options parse_options(int argc, char** argv) {
             if (o.rounds < 1) usage_error("--rounds must be at least 1");
         } else if (arg == "--smoke") {
             o.smoke = true;
+        } else if (arg == "--no-hogs") {
+            o.hogs = false;
         } else if (arg == "--only") {
             o.only_workloads = split(value(), ',');
         } else if (arg == "--impls") {
@@ -130,6 +139,10 @@ std::string markdown_section(const result_set& results, const options& o,
     md += "Measured on " + runner::utc_date() + ", " + std::to_string(o.rounds) +
           " interleaved rounds" + (o.smoke ? " (SMOKE sizes: not figures)" : "") + ".\n\n";
     md += "- Machine: " + runner::machine_description() + "\n";
+    if (o.hogs)
+        md += "- W1-hogs, W2-hogs: W1 and W2 again, each with one CPU-bound process per core "
+              "running beside it (" +
+              std::to_string(std::thread::hardware_concurrency()) + " hogs).\n";
     md += "- Compiler: " + runner::compiler_description() + ", Release\n";
     for (const auto& note : notes)
         md += "- " + note + "\n";
@@ -201,38 +214,48 @@ int main(int argc, char** argv) {
 
     runner::result_set results;
     std::vector<std::string> failures;
+    // Runs one program and files its figures under its workload + `suffix`.
+    auto execute = [&](const run& r, int round, const std::string& suffix) {
+        auto argv_for_run = r.argv;
+        if (o.smoke) argv_for_run.push_back("--smoke");
+        const std::string workload = r.workload + suffix;
+        std::fprintf(stderr, "[round %d/%d] %-10s %-18s ", round, o.rounds, workload.c_str(),
+                     r.impl.c_str());
+        const auto start = std::chrono::steady_clock::now();
+        runner::command_output output;
+        try {
+            output = runner::run_command(argv_for_run);
+        } catch (const std::exception& e) { // e.g. the program is not built
+            std::fprintf(stderr, "cannot run: %s\n", e.what());
+            output.exit_status = 127;
+        }
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::size_t values = 0;
+        try {
+            values = results.add_output(output.stdout_text, suffix);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "bad output: %s\n", e.what());
+        }
+        std::fprintf(stderr, "%5.1f s\n", seconds);
+        if (output.exit_status != 0 || values == 0) {
+            failures.push_back(workload + " " + r.impl + " (exit status " +
+                               std::to_string(output.exit_status) + ", " + std::to_string(values) +
+                               " figures)");
+            std::fprintf(stderr, "  FAILED; it printed:\n%s\n", output.stdout_text.c_str());
+        }
+    };
+    const auto contended = [&](const std::string& workload) {
+        return o.hogs && (workload == "W1" || workload == "W2");
+    };
     for (int round = 1; round <= o.rounds; ++round) {
         for (const auto& workload : workloads_of(runs)) {
-            for (const auto& r : runs) {
-                if (r.workload != workload) continue;
-                auto argv_for_run = r.argv;
-                if (o.smoke) argv_for_run.push_back("--smoke");
-                std::fprintf(stderr, "[round %d/%d] %-10s %-18s ", round, o.rounds,
-                             r.workload.c_str(), r.impl.c_str());
-                const auto start = std::chrono::steady_clock::now();
-                runner::command_output output;
-                try {
-                    output = runner::run_command(argv_for_run);
-                } catch (const std::exception& e) { // e.g. the program is not built
-                    std::fprintf(stderr, "cannot run: %s\n", e.what());
-                    output.exit_status = 127;
-                }
-                const double seconds =
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-                std::size_t values = 0;
-                try {
-                    values = results.add_output(output.stdout_text);
-                } catch (const std::exception& e) {
-                    std::fprintf(stderr, "bad output: %s\n", e.what());
-                }
-                std::fprintf(stderr, "%5.1f s\n", seconds);
-                if (output.exit_status != 0 || values == 0) {
-                    failures.push_back(r.workload + " " + r.impl + " (exit status " +
-                                       std::to_string(output.exit_status) + ", " +
-                                       std::to_string(values) + " figures)");
-                    std::fprintf(stderr, "  FAILED; it printed:\n%s\n", output.stdout_text.c_str());
-                }
-            }
+            for (const auto& r : runs)
+                if (r.workload == workload) execute(r, round, "");
+            if (!contended(workload)) continue;
+            const runner::cpu_hogs hogs;
+            for (const auto& r : runs)
+                if (r.workload == workload) execute(r, round, "-hogs");
         }
     }
 

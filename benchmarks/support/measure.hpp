@@ -53,6 +53,12 @@ inline std::chrono::microseconds process_cpu_time() {
            std::chrono::microseconds(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
 }
 
+/// CPU time per operation in nanoseconds: what a round trip or a task costs
+/// the machine, whichever thread spent it (spinning shows here, not in latency).
+inline double cpu_ns_per_op(std::chrono::microseconds used, long operations) {
+    return static_cast<double>(used.count()) * 1e3 / static_cast<double>(operations);
+}
+
 /// Workload sizes: full, or tiny with --smoke (so ctest can run them in seconds).
 inline bool smoke_mode(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {

@@ -89,6 +89,11 @@ fn process_cpu_time() -> Duration {
     Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
 }
 
+/// CPU time per operation in nanoseconds (benchmarks/support/measure.hpp's cpu_ns_per_op).
+fn cpu_ns_per_op(used: Duration, operations: usize) -> f64 {
+    used.as_nanos() as f64 / operations as f64
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -126,6 +131,7 @@ fn w1(smoke: bool) -> ExitCode {
             off_loop += usize::from(std::thread::current().id() != loop_thread);
         }
         let mut samples: Vec<u64> = Vec::with_capacity(rounds);
+        let cpu_before = process_cpu_time();
         for _ in 0..rounds {
             let start = Instant::now();
             spawn_blocking(|| {}).await.expect("no-op");
@@ -133,9 +139,10 @@ fn w1(smoke: bool) -> ExitCode {
             off_loop += usize::from(std::thread::current().id() != loop_thread);
             samples.push((end - start).as_nanos() as u64);
         }
+        let cpu_ns = cpu_ns_per_op(process_cpu_time() - cpu_before, rounds);
         let median = percentile(&mut samples, 50.0);
         let p99 = percentile(&mut samples, 99.0);
-        println!("W1 tokio median_ns={median} p99_ns={p99}");
+        println!("W1 tokio median_ns={median} p99_ns={p99} cpu_ns_per_op={cpu_ns:.0}");
         off_loop
     });
     if off_loop == 0 {
@@ -172,6 +179,7 @@ fn w2(smoke: bool) -> ExitCode {
             w2_batch(n).await; // warm-up: pool threads started, queues grown
             let mut rates = Vec::new();
             let mut allocs = 0;
+            let cpu_before = process_cpu_time();
             for _ in 0..3 {
                 let before = allocations();
                 let took = w2_batch(n).await;
@@ -179,9 +187,10 @@ fn w2(smoke: bool) -> ExitCode {
                 rates.push(n as f64 / took.as_secs_f64());
             }
             println!(
-                "W2 tokio n={n} tasks_per_s={:.0} allocs_per_task={:.2}",
+                "W2 tokio n={n} tasks_per_s={:.0} allocs_per_task={:.2} cpu_ns_per_op={:.0}",
                 percentile(&mut rates, 50.0),
-                allocs as f64 / n as f64
+                allocs as f64 / n as f64,
+                cpu_ns_per_op(process_cpu_time() - cpu_before, 3 * n)
             );
         }
     });
