@@ -143,7 +143,9 @@ public:
         clock::duration slow_callback_duration = std::chrono::milliseconds(100);
         /// With offloaded work in flight and nothing else to do, the loop
         /// spins this long for the completion before it sleeps: a quick call
-        /// then returns without a ~11 µs wake-up. Never spins while idle.
+        /// then returns without a ~11 µs wake-up. Never spins while idle, and
+        /// stops spinning while spins stop paying (a busy machine: see
+        /// detail::spin_advisor). Zero: never spin.
         clock::duration offload_spin = std::chrono::microseconds(50);
     };
 
@@ -163,7 +165,8 @@ public:
     using slow_step_handler = std::function<void(const slow_step&)>;
 
     event_loop() : event_loop(options{}) {}
-    explicit event_loop(options settings) : m_options(settings) {}
+    explicit event_loop(options settings)
+        : m_options(settings), m_offload_spin(settings.offload_spin) {}
     event_loop(const event_loop&) = delete;
     event_loop& operator=(const event_loop&) = delete;
     ~event_loop();
@@ -383,6 +386,7 @@ private:
     void report_slow_step(const std::string& task_name, clock::duration duration) noexcept;
 
     options m_options;
+    detail::spin_advisor m_offload_spin; ///< whether to spin for completions (loop thread)
     detail::node_fifo m_ready;
     detail::timer_heap m_timers;
     detail::inbox m_inbox;
@@ -480,15 +484,22 @@ inline void event_loop::run_once() {
     }
     if (m_ready.empty()) {
         flush_deferred_work();
-        if (m_offloads_in_flight > 0 &&
-            detail::spin_until([this] { return m_inbox.has_posts(); }, m_options.offload_spin)) {
+        // Waiting for offloaded work: spin first if that pays now (detail::spin_advisor).
+        const bool awaiting_offload = m_offloads_in_flight > 0;
+        detail::wait_clock waited;
+        if (awaiting_offload && detail::spin_until([this] { return m_inbox.has_posts(); },
+                                                   m_offload_spin.next_spin(), waited)) {
+            m_offload_spin.record(waited.elapsed());
             return; // a completion arrived while spinning
         }
+        if (awaiting_offload) (void)waited.start();
         // About to sleep: cached frames go back to the allocator (detail/frame_cache.hpp).
         detail::frame_cache::local().release();
         std::optional<clock::time_point> deadline;
         if (!m_timers.empty()) deadline = m_timers.top()->m_deadline;
         m_inbox.park(deadline);
+        // Woken by a timer instead, the wait for the completion is not over: not a sample.
+        if (awaiting_offload && m_inbox.has_posts()) m_offload_spin.record(waited.elapsed());
         return;
     }
     // Run exactly what is ready now; whatever these schedule waits for the next round.

@@ -8,7 +8,9 @@
 /// - An idle worker first spins for `options::idle_spin` (default 50 µs)
 ///   watching an atomic queue length, then sleeps on a condition variable. At
 ///   most one worker spins at a time, so an idle pool burns at most one core
-///   for 50 µs after its last job and nothing after that.
+///   for 50 µs after its last job and nothing after that. On a busy machine,
+///   where the spinner would take the core the submitter needs, it sleeps at
+///   once instead (detail::spin_advisor measures which way waits are shorter).
 /// - The loop hands over everything its tasks submitted with `to_thread` in one
 ///   iteration under a single lock (`post_batch`), so a burst of 100,000
 ///   offloads costs one lock on the loop side, not 100,000 contended ones.
@@ -155,6 +157,7 @@ public:
     std::function<void()> m_initializer;
     std::chrono::steady_clock::duration m_idle_timeout{};
     std::chrono::steady_clock::duration m_idle_spin{};
+    detail::spin_advisor m_spin_advisor{{}}; ///< whether the idle worker spins; guarded
 
     /// Workers that will take an item without being woken or started. Mutex held.
     [[nodiscard]] std::size_t available_workers() const noexcept {
@@ -309,7 +312,8 @@ public:
         /// A worker idle this long exits; a new one starts when work needs it.
         /// `clock::duration::max()` means never.
         clock::duration idle_timeout = std::chrono::seconds(60);
-        /// How long an idle worker spins before it sleeps (at most one spins at a time).
+        /// How long an idle worker spins before it sleeps (at most one spins at a
+        /// time, and none while spinning does not pay: detail::spin_advisor).
         clock::duration idle_spin = std::chrono::microseconds(50);
     };
 
@@ -338,6 +342,7 @@ public:
         m_state->m_initializer = std::move(settings.initializer);
         m_state->m_idle_timeout = settings.idle_timeout;
         m_state->m_idle_spin = settings.idle_spin;
+        m_state->m_spin_advisor = detail::spin_advisor(settings.idle_spin);
     }
     thread_pool_executor(const thread_pool_executor&) = delete;
     thread_pool_executor& operator=(const thread_pool_executor&) = delete;
@@ -701,16 +706,29 @@ inline void thread_pool_executor::worker_main(std::shared_ptr<detail::thread_poo
         }
         if (s.m_shutdown || s.m_broken) break;
 
+        // One idle worker at a time waits the advised way (detail::spin_advisor):
+        // spinning briefly while the next item usually arrives within
+        // microseconds, sleeping at once while spinning does not pay.
+        detail::wait_clock waited;
+        bool advised = false;
         if (!s.m_spinning && s.m_idle_spin > clock::duration::zero()) {
-            // Spin briefly: the next item usually arrives within microseconds.
-            s.m_spinning = true;
-            lock.unlock();
-            detail::spin_until(
-                [&s] { return s.m_queued_hint.load(std::memory_order_relaxed) != 0; },
-                s.m_idle_spin);
-            lock.lock();
-            s.m_spinning = false;
-            if (!s.m_queue.empty() || s.m_shutdown) continue;
+            advised = true;
+            const auto spin = s.m_spin_advisor.next_spin();
+            if (spin > clock::duration::zero()) {
+                s.m_spinning = true;
+                lock.unlock();
+                detail::spin_until(
+                    [&s] { return s.m_queued_hint.load(std::memory_order_relaxed) != 0; }, spin,
+                    waited);
+                lock.lock();
+                s.m_spinning = false;
+                if (!s.m_queue.empty()) {
+                    s.m_spin_advisor.record(waited.elapsed());
+                    continue;
+                }
+                if (s.m_shutdown) continue;
+            }
+            (void)waited.start();
         }
         ++s.m_sleeping;
         const auto has_work = [&s] { return !s.m_queue.empty() || s.m_shutdown || s.m_broken; };
@@ -723,6 +741,7 @@ inline void thread_pool_executor::worker_main(std::shared_ptr<detail::thread_poo
             woken = s.m_work_available.wait_until(lock, deadline, has_work);
         }
         --s.m_sleeping;
+        if (advised && !s.m_queue.empty()) s.m_spin_advisor.record(waited.elapsed());
         if (!woken) break; // idle for idle_timeout: exit; a new worker starts when needed
     }
     --s.m_idle;
