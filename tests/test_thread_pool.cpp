@@ -107,6 +107,43 @@ TEST_CASE("idle workers exit after idle_timeout, and new ones start on demand", 
     CHECK(pool.submit([] { return 5; }).get() == 5);
 }
 
+TEST_CASE("min_workers threads start with the pool, before any work", "[thread_pool]") {
+    std::atomic<int> started{0};
+    auto settings = with(4);
+    settings.min_workers = 3;
+    settings.initializer = [&] { ++started; };
+    thread_pool_executor pool(settings);
+    // Three threads run their initializer although nothing was submitted.
+    CHECK(eventually([&] { return started == 3; }));
+    CHECK(pool.stats().threads == 3);
+    CHECK(pool.stats().completed == 0);
+}
+
+TEST_CASE("min_workers threads outlive idle_timeout, the others exit", "[thread_pool]") {
+    auto settings = with(4);
+    settings.min_workers = 2;
+    settings.idle_timeout = 10ms;
+    thread_pool_executor pool(settings);
+    std::latch all_running(4);
+    std::vector<std::future<void>> jobs;
+    for (int i = 0; i < 4; ++i)
+        jobs.push_back(pool.submit([&] { all_running.arrive_and_wait(); }));
+    for (auto& job : jobs)
+        job.get();
+    CHECK(eventually([&] { return pool.stats().threads == 2; }));
+    // Ten idle timeouts later the two kept threads are still there.
+    std::this_thread::sleep_for(100ms);
+    CHECK(pool.stats().threads == 2);
+    CHECK(pool.submit([] { return 7; }).get() == 7);
+}
+
+TEST_CASE("min_workers above max_workers is refused with both numbers", "[thread_pool]") {
+    auto settings = with(2);
+    settings.min_workers = 3;
+    CHECK_THROWS_WITH(thread_pool_executor(settings),
+                      Catch::Contains("min_workers (3) exceeds max_workers (2)"));
+}
+
 TEST_CASE("threads are named after thread_name_prefix", "[thread_pool]") {
     auto settings = with(1);
     settings.thread_name_prefix = "dbpool";

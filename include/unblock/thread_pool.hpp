@@ -153,6 +153,7 @@ public:
     std::size_t m_completed = 0;
 
     std::size_t m_max_workers = 1;
+    std::size_t m_min_workers = 0; ///< kept alive through idle_timeout
     std::string m_name_prefix;
     std::function<void()> m_initializer;
     std::chrono::steady_clock::duration m_idle_timeout{};
@@ -304,6 +305,11 @@ public:
 
     struct options {
         std::size_t max_workers = default_max_workers();
+        /// Threads started with the pool and kept while it lives (they never
+        /// exit for idleness), so a first burst of blocking calls does not wait
+        /// for threads to be created one by one (W3 cold: 64 threads cost the
+        /// first round ~6-10 ms on a 2-core VM). Default 0: threads start lazily.
+        std::size_t min_workers = 0;
         /// Threads are named prefix + "_" + index (visible in debuggers and top; truncated to 15
         /// bytes).
         std::string thread_name_prefix = "unblock";
@@ -337,12 +343,20 @@ public:
             throw std::invalid_argument(
                 "unblock::thread_pool_executor: max_workers must be at least 1");
         }
+        if (settings.min_workers > settings.max_workers) {
+            throw std::invalid_argument(
+                "unblock::thread_pool_executor: min_workers (" +
+                std::to_string(settings.min_workers) + ") exceeds max_workers (" +
+                std::to_string(settings.max_workers) + "); lower min_workers or raise max_workers");
+        }
         m_state->m_max_workers = settings.max_workers;
+        m_state->m_min_workers = settings.min_workers;
         m_state->m_name_prefix = std::move(settings.thread_name_prefix);
         m_state->m_initializer = std::move(settings.initializer);
         m_state->m_idle_timeout = settings.idle_timeout;
         m_state->m_idle_spin = settings.idle_spin;
         m_state->m_spin_advisor = detail::spin_advisor(settings.idle_spin);
+        if (settings.min_workers != 0) prestart(settings.min_workers);
     }
     thread_pool_executor(const thread_pool_executor&) = delete;
     thread_pool_executor& operator=(const thread_pool_executor&) = delete;
@@ -507,6 +521,9 @@ private:
     /// pool refuses them (or no thread could start), leaves them (and any
     /// other queued items that nothing would run) in `items` and returns why.
     std::exception_ptr enqueue(detail::work_queue& items) noexcept;
+    /// Starts `count` workers now (options::min_workers). Throws
+    /// `std::system_error` if not even one could start.
+    void prestart(std::size_t count);
     static void worker_main(std::shared_ptr<detail::thread_pool_state> state,
                             detail::thread_pool_state::worker* self, std::size_t index);
     static void abandon_all(detail::work_queue& queue, const std::exception_ptr& reason) noexcept;
@@ -569,6 +586,25 @@ inline std::exception_ptr thread_pool_executor::enqueue(detail::work_queue& item
     // (Starting them from the new workers instead, as a tree, measured slower
     // on 2 cores: each creator first waits to be scheduled.)
     return start_threads(keep_alive, starts, items);
+}
+
+inline void thread_pool_executor::prestart(std::size_t count) {
+    detail::thread_pool_state& s = *m_state;
+    thread_starts starts;
+    {
+        std::lock_guard lock(s.m_mutex);
+        starts.count = count;
+        starts.first_index = s.m_next_index;
+        s.m_next_index += count;
+        s.m_threads += count;
+        s.m_idle += count;
+        s.m_starting += count;
+    }
+    detail::work_queue nothing_queued;
+    // Fewer threads than asked (the system refused some) still make a working
+    // pool, as when threads start lazily; none at all is an error.
+    if (std::exception_ptr refused = start_threads(m_state, starts, nothing_queued))
+        std::rethrow_exception(refused);
 }
 
 inline std::size_t thread_pool_executor::balance_workers(detail::thread_pool_state& s,
@@ -742,7 +778,9 @@ inline void thread_pool_executor::worker_main(std::shared_ptr<detail::thread_poo
         }
         --s.m_sleeping;
         if (advised && !s.m_queue.empty()) s.m_spin_advisor.record(waited.elapsed());
-        if (!woken) break; // idle for idle_timeout: exit; a new worker starts when needed
+        // Idle for idle_timeout: exit (a new worker starts when needed), unless
+        // the pool is down to its min_workers.
+        if (!woken && s.m_threads > s.m_min_workers) break;
     }
     --s.m_idle;
     --s.m_threads;
