@@ -970,3 +970,65 @@ TEST_CASE("process pool: concurrent submitters", "[process_pool]") {
     CHECK(correct == 400);
     CHECK(pool.stats().completed == 400);
 }
+
+// ---- function identity -------------------------------------------------------------------
+
+TEST_CASE("process pool: functions travel as validated offsets from their module",
+          "[process_pool]") {
+    using namespace unblock::detail;
+    const auto round_trip = [](std::uintptr_t address) {
+        unblock::byte_writer out;
+        codec_write_code_address(out, address);
+        unblock::byte_reader in(out.buffer().data(), out.size());
+        return codec_read_code_address(in);
+    };
+    const auto address_of = [](auto function) {
+        return reinterpret_cast<std::uintptr_t>(function);
+    };
+    CHECK(round_trip(address_of(&add)) == address_of(&add));
+    CHECK(round_trip(address_of(&::getpid)) == address_of(&::getpid)); // in libc: path + offset
+    CHECK(round_trip(0) == 0);
+
+    SECTION("an offset outside the executable's code is refused") {
+        unblock::byte_writer out;
+        out.write_raw(codec_code_tag::main_image);
+        out.write_raw(std::uint64_t{1} << 46);
+        unblock::byte_reader in(out.buffer().data(), out.size());
+        CHECK_THROWS_AS(codec_read_code_address(in), unblock::serialization_error);
+    }
+    SECTION("a library the process has not loaded is refused, naming it") {
+        unblock::byte_writer out;
+        out.write_raw(codec_code_tag::library);
+        const std::string name = "/nowhere/libnot_loaded.so";
+        out.write_size(name.size());
+        out.write(name.data(), name.size());
+        out.write_raw(std::uint64_t{16});
+        unblock::byte_reader in(out.buffer().data(), out.size());
+        try {
+            static_cast<void>(codec_read_code_address(in));
+            FAIL("accepted");
+        } catch (const unblock::serialization_error& e) {
+            CHECK(std::string(e.what()).find("libnot_loaded.so") != std::string::npos);
+        }
+    }
+    SECTION("code of the image that is not a registered thunk is never jumped to") {
+        unblock::byte_writer out;
+        codec_write_code_address(out, address_of(&add));
+        unblock::byte_reader in(out.buffer().data(), out.size());
+        CHECK_THROWS_AS(process_read_thunk(in), unblock::serialization_error);
+    }
+    SECTION("a thunk that was sent is registered") {
+        process_pool_executor pool(1);
+        require_usable(pool);
+        unblock::byte_writer out;
+        process_write_thunk(out, &process_fn_info<int (*)(int, int)>::run);
+        unblock::byte_reader in(out.buffer().data(), out.size());
+        CHECK(process_read_thunk(in) == &process_fn_info<int (*)(int, int)>::run);
+    }
+}
+
+TEST_CASE("process pool: a function of a shared library runs in the worker", "[process_pool]") {
+    process_pool_executor pool(1);
+    auto pid = pool.submit(&::getpid); // libc's: sent as its path and offset
+    CHECK(pid.get() != ::getpid());
+}

@@ -29,6 +29,7 @@
 #pragma once
 
 #include "detail/integer_cast.hpp"
+#include "detail/process/code_address.hpp"
 #include "errors.hpp"
 
 #include <array>
@@ -200,11 +201,16 @@ template <class Value>
 inline constexpr bool codec_is_view<std::reference_wrapper<Value>> = true;
 
 /// Trivially copyable and safe to copy byte-wise into another process: no
-/// object pointers and no views (function pointers are fine: same image).
+/// pointers and no views. (Function pointers have their own codec below: the
+/// other process may run the image at another address.)
 template <class Value>
 concept codec_raw = std::is_trivially_copyable_v<Value> && !std::is_member_pointer_v<Value> &&
-                    !codec_is_view<Value> &&
-                    (!std::is_pointer_v<Value> || std::is_function_v<std::remove_pointer_t<Value>>);
+                    !codec_is_view<Value> && !std::is_pointer_v<Value>;
+
+/// A pointer to a function.
+template <class Value>
+concept codec_function_pointer =
+    std::is_pointer_v<Value> && std::is_function_v<std::remove_pointer_t<Value>>;
 
 /// Encodes a contiguous run of elements: one copy when they are raw.
 template <class Value>
@@ -237,6 +243,70 @@ struct codec<Value> {
         } else {
             return in.read_raw<Value>();
         }
+    }
+};
+
+namespace detail {
+
+/// How a code address is tagged on the wire (code_address.hpp).
+enum class codec_code_tag : std::uint8_t { main_image = 0, library = 1, null = 2 };
+
+/// Appends code address `address` as (module, offset from its load address);
+/// throws `serialization_error` if no loaded module's code holds it.
+inline void codec_write_code_address(byte_writer& out, std::uintptr_t address) {
+    if (address == 0) {
+        out.write_raw(codec_code_tag::null);
+        return;
+    }
+    const auto& image = process_main_image::get();
+    if (image.holds(address)) {
+        out.write_raw(codec_code_tag::main_image);
+        out.write_raw(std::uint64_t{address - image.bias});
+        return;
+    }
+    const process_code_module module = process_find_module(address);
+    if (!module.found || module.name == "?") {
+        throw serialization_error("unblock: a function pointer does not point into the code of "
+                                  "the executable or of a named shared library; only such "
+                                  "functions can be sent to another process");
+    }
+    out.write_raw(codec_code_tag::library);
+    out.write_size(module.name.size());
+    out.write(module.name.data(), module.name.size());
+    out.write_raw(std::uint64_t{address - module.bias});
+}
+
+/// Reads a code address written by `codec_write_code_address` and checks that
+/// it is code of the same module in this process (0 for a null pointer).
+/// Throws `serialization_error` otherwise.
+[[nodiscard]] inline std::uintptr_t codec_read_code_address(byte_reader& in) {
+    const auto tag = in.read_raw<codec_code_tag>();
+    switch (tag) {
+        case codec_code_tag::null: return 0;
+        case codec_code_tag::main_image:
+            return process_resolve_code({}, in.read_raw<std::uint64_t>());
+        case codec_code_tag::library: {
+            const std::size_t n = in.read_size(1);
+            std::string name(n, '\0');
+            in.read(name.data(), n);
+            return process_resolve_code(name, in.read_raw<std::uint64_t>());
+        }
+    }
+    throw serialization_error("unblock: malformed function address (unknown module tag)");
+}
+
+} // namespace detail
+
+/// Function pointers: the module and the offset from its load address, checked
+/// on arrival to be code of the same module (detail/process/code_address.hpp).
+template <class Value>
+    requires detail::codec_function_pointer<Value>
+struct codec<Value> {
+    static void encode(byte_writer& out, const Value& value) {
+        detail::codec_write_code_address(out, reinterpret_cast<std::uintptr_t>(value));
+    }
+    static Value decode(byte_reader& in) {
+        return reinterpret_cast<Value>(detail::codec_read_code_address(in));
     }
 };
 

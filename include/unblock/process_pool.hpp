@@ -405,9 +405,11 @@ private:
             m_core->check_open();
             byte_writer frame;
             detail::process_begin_frame(frame);
-            frame.write_raw(static_cast<detail::process_thunk>(&info::run));
-            frame.write_raw(static_cast<typename traits::pointer>(f));
+            static_cast<void>(info::registered); // instantiates the thunk's registration
             try {
+                detail::process_write_thunk(frame, &info::run);
+                codec<typename traits::pointer>::encode(frame,
+                                                        static_cast<typename traits::pointer>(f));
                 info::encode_arguments(frame, std::forward<Args>(args)...);
             } catch (...) {
                 detail::process_rethrow_as_serialization("encoding the arguments failed");

@@ -1,17 +1,23 @@
 /// \file detail/process/thunk.hpp
 /// What may be sent to a process pool, and the code that runs it in a worker.
 ///
-/// A call is identified by two addresses: the `process_thunk` instantiation
-/// for its function type (decodes the arguments, calls, encodes the result)
-/// and the function pointer itself. Workers are forks of the same program
-/// image, so both addresses are valid there unchanged.
+/// A call is identified by two code addresses: the `process_thunk`
+/// instantiation for its function type (decodes the arguments, calls, encodes
+/// the result) and the function pointer itself. Both travel as offsets from
+/// their module's load address (code_address.hpp), so they are valid in a
+/// worker started by `exec` at another address too. The worker accepts a
+/// thunk only if it is one the image registered (every instantiation
+/// registers itself from a static initializer), and a function pointer only
+/// if it is code of the same module.
 #pragma once
 
 #include "../../codec.hpp"
 #include "../../errors.hpp"
+#include "code_address.hpp"
 #include "wire.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <optional>
@@ -33,6 +39,23 @@ struct process_request {
 /// `request.reader`, calls, appends a `process_frame::value` record to `out`.
 /// The callable's exceptions propagate; codec failures become `serialization_error`.
 using process_thunk = void (*)(process_request& request, byte_writer& out);
+
+/// Appends thunk `thunk` as (module, offset).
+inline void process_write_thunk(byte_writer& out, process_thunk thunk) {
+    codec_write_code_address(out, reinterpret_cast<std::uintptr_t>(thunk));
+}
+
+/// Reads a thunk written by `process_write_thunk`; throws
+/// `serialization_error` unless it is a thunk this image registered.
+[[nodiscard]] inline process_thunk process_read_thunk(byte_reader& in) {
+    const std::uintptr_t address = codec_read_code_address(in);
+    if (address == 0 || !process_code_registry::instance().contains(address)) {
+        throw serialization_error(
+            "unblock: the call names an entry point that is not one of this program's "
+            "(unknown thunk offset); are both processes running the same binary?");
+    }
+    return reinterpret_cast<process_thunk>(address);
+}
 
 /// Facts about a plain function pointer type; `valid` is false for anything else.
 template <class Fn>
@@ -67,7 +90,11 @@ struct process_fn_info<Result (*)(Params...)> {
 
     /// The worker side: see `process_thunk`.
     static void run(process_request& request, byte_writer& out) {
-        const auto fn = request.reader.read_raw<pointer>();
+        const auto fn = codec<pointer>::decode(request.reader);
+        if (fn == nullptr) {
+            throw serialization_error("unblock::process_pool_executor: the function pointer "
+                                      "sent is null");
+        }
         std::optional<std::tuple<std::decay_t<Params>...>> args;
         try {
             // Braced initialisation decodes left to right.
@@ -95,6 +122,12 @@ struct process_fn_info<Result (*)(Params...)> {
             }
         }
     }
+
+    /// Registers `run` as a thunk workers accept (see the file comment); a
+    /// sender odr-uses it, so every thunk that can be sent is registered
+    /// before `main` in every process running the image.
+    static inline const bool registered =
+        process_code_registry::instance().add(reinterpret_cast<std::uintptr_t>(&run));
 
 private:
     template <class Value, class Given>

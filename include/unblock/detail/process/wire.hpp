@@ -5,8 +5,9 @@
 /// Every frame is a header (a 64-bit magic number, a 64-bit payload length)
 /// followed by the payload. The magic makes bytes that something else wrote
 /// to a pool socket a protocol error instead of a length to wait for.
-/// - parent -> worker (a call): `process_thunk` pointer, the callable's
-///   function pointer, the encoded arguments.
+/// - parent -> worker (a call): the `process_thunk` and the callable's
+///   function pointer, each as (module, offset) (code_address.hpp), then the
+///   encoded arguments.
 /// - worker -> parent: one `process_frame` byte, then its data.
 #pragma once
 

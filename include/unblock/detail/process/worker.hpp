@@ -102,7 +102,7 @@ inline int process_worker_loop(int fd, void (*initializer)(), std::uint64_t max_
         byte_writer frame;
         process_begin_frame(frame);
         try {
-            const auto thunk = request.reader.read_raw<process_thunk>();
+            const process_thunk thunk = process_read_thunk(request.reader);
             thunk(request, frame);
         } catch (...) {
             process_worker_exception_frame(frame);
