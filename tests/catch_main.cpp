@@ -1,6 +1,10 @@
-// The Catch2 v2 runner, compiled once for every test executable.
-#define CATCH_CONFIG_MAIN
+// The Catch2 v2 runner, compiled once for every test executable. Its main
+// first hands a process started as a spawn-method pool worker to unblock
+// (process_pool.hpp), so every test binary can use start_method::spawn.
+#define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
+
+#include <unblock/process_pool.hpp>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNBLOCK_TESTS_UNDER_ASAN 1
@@ -15,3 +19,10 @@
 // default: a callback or task the library drops shows up as a leak.
 extern "C" const char* __asan_default_options() { return "detect_leaks=1"; }
 #endif
+
+int main(int argc, char* argv[]) {
+    if (unblock::is_worker_process(argc, argv)) {
+        return unblock::worker_main();
+    }
+    return Catch::Session().run(argc, argv);
+}

@@ -1,6 +1,8 @@
 // run_in_executor on a process_pool_executor: results, errors, crashes and
 // cancellation, as seen from coroutines on the loop.
 #include <catch2/catch.hpp>
+
+#include "support/start_methods.hpp"
 #include <unblock/unblock.hpp>
 
 #include <unistd.h>
@@ -45,7 +47,8 @@ const int twice(int x) { return 2 * x; }
 
 TEST_CASE("run_in_executor on a process pool returns results on the loop thread",
           "[process_offload]") {
-    unblock::process_pool_executor pool(2);
+    UNBLOCK_EACH_START_METHOD();
+    unblock::process_pool_executor pool(unblock::test::pool_options(2));
     auto body = [&]() -> task<> {
         const auto loop_thread = std::this_thread::get_id();
         auto squared = unblock::run_in_executor(pool, square, 7);
@@ -60,7 +63,8 @@ TEST_CASE("run_in_executor on a process pool returns results on the loop thread"
 }
 
 TEST_CASE("a process pool call's exception arrives as the same type", "[process_offload]") {
-    unblock::process_pool_executor pool(1);
+    UNBLOCK_EACH_START_METHOD();
+    unblock::process_pool_executor pool(unblock::test::pool_options(1));
     auto body = [&]() -> task<std::string> {
         try {
             co_await unblock::run_in_executor(pool, reject, -1);
@@ -73,7 +77,8 @@ TEST_CASE("a process pool call's exception arrives as the same type", "[process_
 }
 
 TEST_CASE("a crashing worker fails only its call, and the pool carries on", "[process_offload]") {
-    unblock::process_pool_executor pool(1);
+    UNBLOCK_EACH_START_METHOD();
+    unblock::process_pool_executor pool(unblock::test::pool_options(1));
     auto body = [&]() -> task<> {
         std::string message;
         try {
@@ -89,7 +94,8 @@ TEST_CASE("a crashing worker fails only its call, and the pool carries on", "[pr
 }
 
 TEST_CASE("cancelling a queued process call withdraws it at once", "[process_offload][cancel]") {
-    unblock::process_pool_executor pool(1);
+    UNBLOCK_EACH_START_METHOD();
+    unblock::process_pool_executor pool(unblock::test::pool_options(1));
     const std::string marker = "/tmp/unblock_process_offload_" + std::to_string(::getpid());
     auto body = [&]() -> task<> {
         auto busy = unblock::run_in_executor(pool, sleep_long, 60);
@@ -110,7 +116,8 @@ TEST_CASE("cancelling a queued process call withdraws it at once", "[process_off
 
 TEST_CASE("wait_for around a process call kills it on timeout and the pool keeps working",
           "[process_offload][cancel]") {
-    unblock::process_pool_executor pool(1);
+    UNBLOCK_EACH_START_METHOD();
+    unblock::process_pool_executor pool(unblock::test::pool_options(1));
     auto body = [&]() -> task<> {
         const auto start = std::chrono::steady_clock::now();
         CHECK_THROWS_AS(co_await unblock::wait_for(unblock::run_in_executor(pool, sleep_long, 60),
@@ -125,7 +132,8 @@ TEST_CASE("wait_for around a process call kills it on timeout and the pool keeps
 
 TEST_CASE("run_in_executor on a shut-down process pool throws executor_shutdown_error",
           "[process_offload]") {
-    unblock::process_pool_executor pool(1);
+    UNBLOCK_EACH_START_METHOD();
+    unblock::process_pool_executor pool(unblock::test::pool_options(1));
     pool.shutdown();
     auto body = [&]() -> task<> {
         CHECK_THROWS_AS(unblock::run_in_executor(pool, square, 1),
@@ -140,7 +148,8 @@ TEST_CASE("run_in_executor on a shut-down process pool throws executor_shutdown_
 // awaiting the future crashed.
 TEST_CASE("a process pool function returning const T works through run_in_executor",
           "[process_offload]") {
-    unblock::process_pool_executor pool(1);
+    UNBLOCK_EACH_START_METHOD();
+    unblock::process_pool_executor pool(unblock::test::pool_options(1));
     auto body = [&]() -> task<> {
         auto text = unblock::run_in_executor(pool, shout, std::string("hey"));
         auto number = unblock::run_in_executor(pool, twice, 21);
@@ -155,7 +164,8 @@ TEST_CASE("a process pool function returning const T works through run_in_execut
 
 TEST_CASE("to_thread(process_pool, f, args...) is lazy, returns results, rethrows and cancels",
           "[process_offload][cancel]") {
-    unblock::process_pool_executor pool(1);
+    UNBLOCK_EACH_START_METHOD();
+    unblock::process_pool_executor pool(unblock::test::pool_options(1));
     const std::string marker = "/tmp/unblock_process_lazy_" + std::to_string(::getpid());
     auto body = [&]() -> task<> {
         auto never_awaited = unblock::to_thread(pool, touch, marker);

@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/start_methods.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -180,6 +182,7 @@ int add(int a, int b) { return a + b; }
 std::string shout(const std::string& s) { return s + "!"; }
 void nothing() {}
 int worker_pid() { return static_cast<int>(::getpid()); }
+int worker_parent() { return static_cast<int>(::getppid()); }
 double scale(double x) noexcept { return x * 2; }
 std::vector<int> iota(int n) {
     std::vector<int> v(static_cast<std::size_t>(n));
@@ -301,7 +304,8 @@ void require_usable(process_pool_executor& pool) {
 // ---- basics ------------------------------------------------------------------
 
 TEST_CASE("process pool: results of functions and capture-less lambdas", "[process_pool]") {
-    process_pool_executor pool(2);
+    UNBLOCK_EACH_START_METHOD();
+    process_pool_executor pool(unblock::test::pool_options(2));
     auto sum = pool.submit(&add, 2, 3);
     auto text = pool.submit(shout, "hey"); // const char[4] -> std::string parameter
     auto none = pool.submit(&nothing);
@@ -321,15 +325,20 @@ TEST_CASE("process pool: results of functions and capture-less lambdas", "[proce
     CHECK(vec.get() == std::vector<int>{0, 1, 2, 3, 4});
     CHECK(grouped.get() == std::map<std::string, std::vector<int>>{{"a", {1, 3}}, {"b", {2}}});
     CHECK(pid.get() != ::getpid());
+    // Spawned workers are this process's children; forked ones the fork server's.
+    auto parent = pool.submit(&worker_parent);
+    CHECK((parent.get() == ::getpid()) ==
+          (unblock::test::g_start_method == unblock::start_method::spawn));
     const auto s = pool.stats();
-    CHECK(s.completed == 9);
+    CHECK(s.completed == 10);
     CHECK(s.crashed == 0);
     CHECK(s.workers == 2);
 }
 
 TEST_CASE("process pool: start stores the result then calls on_done exactly once",
           "[process_pool]") {
-    process_pool_executor pool(1);
+    UNBLOCK_EACH_START_METHOD();
+    process_pool_executor pool(unblock::test::pool_options(1));
     std::atomic<int> calls{0};
     std::promise<void> signalled;
     auto call = pool.start(
@@ -348,7 +357,8 @@ TEST_CASE("process pool: start stores the result then calls on_done exactly once
 }
 
 TEST_CASE("process pool: map keeps input order across chunks", "[process_pool]") {
-    process_pool_executor pool(2);
+    UNBLOCK_EACH_START_METHOD();
+    process_pool_executor pool(unblock::test::pool_options(2));
     std::vector<int> inputs(100);
     for (int i = 0; i < 100; ++i) {
         inputs[static_cast<std::size_t>(i)] = i;
@@ -369,7 +379,8 @@ TEST_CASE("process pool: map keeps input order across chunks", "[process_pool]")
 
 TEST_CASE("process pool: standard exceptions arrive as the same type and message",
           "[process_pool]") {
-    process_pool_executor pool(2);
+    UNBLOCK_EACH_START_METHOD();
+    process_pool_executor pool(unblock::test::pool_options(2));
     auto check_kind = [&](int kind, auto type_tag, const char* what) {
         using E = typename decltype(type_tag)::type;
         auto f = pool.submit(&throw_kind, kind);
@@ -398,7 +409,8 @@ TEST_CASE("process pool: standard exceptions arrive as the same type and message
 
 TEST_CASE("process pool: other exceptions arrive as remote_error naming the type",
           "[process_pool]") {
-    process_pool_executor pool(1);
+    UNBLOCK_EACH_START_METHOD();
+    process_pool_executor pool(unblock::test::pool_options(1));
     auto custom = pool.submit(&throw_kind, 11);
     REQUIRE(ready(custom));
     try {
@@ -418,7 +430,8 @@ TEST_CASE("process pool: other exceptions arrive as remote_error naming the type
 
 TEST_CASE("process pool: a dying worker fails only its call and the pool replaces it",
           "[process_pool]") {
-    process_pool_executor pool(2);
+    UNBLOCK_EACH_START_METHOD();
+    process_pool_executor pool(unblock::test::pool_options(2));
     const struct {
         int how;
         const char* says;
@@ -442,7 +455,8 @@ TEST_CASE("process pool: a dying worker fails only its call and the pool replace
 }
 
 TEST_CASE("process pool: every codec failure point resolves its future", "[process_pool]") {
-    process_pool_executor pool(2);
+    UNBLOCK_EACH_START_METHOD();
+    process_pool_executor pool(unblock::test::pool_options(2));
     SECTION("encode error in the parent: serialization_error, that call only") {
         auto f = pool.submit(&pass_fragile, fragile{fragile::encode_throws});
         CHECK(failure_of<unblock::serialization_error>(f).find("fragile refuses to encode") !=
@@ -481,7 +495,8 @@ TEST_CASE("process pool: every codec failure point resolves its future", "[proce
 
 TEST_CASE("process pool: chaos - workers SIGKILLed at random while 2000 calls run",
           "[process_pool][stress]") {
-    process_pool_executor pool(3);
+    UNBLOCK_EACH_START_METHOD();
+    process_pool_executor pool(unblock::test::pool_options(3));
     constexpr int calls = 2000;
     std::vector<std::future<int>> futures;
     futures.reserve(calls);
@@ -531,7 +546,9 @@ TEST_CASE("process pool: chaos - workers SIGKILLed at random while 2000 calls ru
 // ---- worker lifecycle ---------------------------------------------------------------
 
 TEST_CASE("process pool: max_tasks_per_child replaces workers", "[process_pool]") {
-    process_pool_executor pool({.max_workers = 1, .max_tasks_per_child = 2});
+    UNBLOCK_EACH_START_METHOD();
+    process_pool_executor pool(
+        unblock::test::pool_options({.max_workers = 1, .max_tasks_per_child = 2}));
     std::vector<int> pids;
     for (int i = 0; i < 6; ++i) {
         auto f = pool.submit(&worker_pid);
@@ -554,8 +571,9 @@ void exiting_init() { ::_exit(6); }
 } // namespace
 
 TEST_CASE("process pool: the initializer runs once in each worker", "[process_pool]") {
-    process_pool_executor pool(
-        {.max_workers = 2, .max_tasks_per_child = 3, .initializer = &count_init});
+    UNBLOCK_EACH_START_METHOD();
+    process_pool_executor pool(unblock::test::pool_options(
+        {.max_workers = 2, .max_tasks_per_child = 3, .initializer = &count_init}));
     for (int i = 0; i < 10; ++i) {
         CHECK(pool.submit(&initialized_count).get() == 1);
     }
@@ -563,9 +581,10 @@ TEST_CASE("process pool: the initializer runs once in each worker", "[process_po
 }
 
 TEST_CASE("process pool: a failing initializer breaks the pool", "[process_pool]") {
+    UNBLOCK_EACH_START_METHOD();
     for (auto init : {&failing_init, &exiting_init}) {
-        process_pool_executor pool(
-            {.max_workers = 2, .max_tasks_per_child = 0, .initializer = init});
+        process_pool_executor pool(unblock::test::pool_options(
+            {.max_workers = 2, .max_tasks_per_child = 0, .initializer = init}));
         std::string message;
         try {
             auto f = pool.submit(&add, 1, 2);
@@ -586,7 +605,8 @@ TEST_CASE("process pool: a failing initializer breaks the pool", "[process_pool]
 // ---- shutdown -----------------------------------------------------------------------
 
 TEST_CASE("process pool: shutdown with wait finishes queued work", "[process_pool]") {
-    process_pool_executor pool(1);
+    UNBLOCK_EACH_START_METHOD();
+    process_pool_executor pool(unblock::test::pool_options(1));
     std::vector<std::future<int>> fs;
     for (int i = 0; i < 5; ++i) {
         fs.push_back(pool.submit(&add, i, i));
@@ -603,10 +623,11 @@ TEST_CASE("process pool: shutdown with wait finishes queued work", "[process_poo
 
 TEST_CASE("process pool: shutdown with cancel_futures cancels queued work at once",
           "[process_pool]") {
+    UNBLOCK_EACH_START_METHOD();
     temp_dir dir;
     const auto started = dir.fifo("started");
     const auto go = dir.fifo("go");
-    process_pool_executor pool(1);
+    process_pool_executor pool(unblock::test::pool_options(1));
     auto running = pool.submit(&block_on, started, go);
     REQUIRE(wait_signal(started));
     std::vector<std::future<int>> queued;
@@ -629,13 +650,14 @@ TEST_CASE("process pool: shutdown with cancel_futures cancels queued work at onc
 
 TEST_CASE("process pool: no leaked fds or processes or zombies and fds are close-on-exec",
           "[process_pool]") {
+    UNBLOCK_EACH_START_METHOD();
     const std::set<int> fds_before = open_fds();
     const std::size_t children_before = count_children();
     int canary[2];
     REQUIRE(::pipe2(canary, O_CLOEXEC) == 0);
     std::vector<int> pids;
     {
-        process_pool_executor pool(2);
+        process_pool_executor pool(unblock::test::pool_options(2));
         // The pool holds no copy of the program's fds: closing our write end
         // gives EOF on the read end.
         ::close(canary[1]);
@@ -650,7 +672,10 @@ TEST_CASE("process pool: no leaked fds or processes or zombies and fds are close
         require_usable(pool);
         REQUIRE(eventually(pool, [](const auto& s) { return s.workers == 2; }));
         pids = pool.stats().worker_pids;
-        CHECK(count_children() == children_before + 1); // the fork server only
+        // The fork server only; spawned workers are this process's children.
+        const std::size_t ours =
+            unblock::test::g_start_method == unblock::start_method::spawn ? pids.size() : 1;
+        CHECK(count_children() == children_before + ours);
         for (const int fd : open_fds()) {
             if (fds_before.count(fd) == 0) { // the pool's own fds
                 CHECK((::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
@@ -667,11 +692,12 @@ TEST_CASE("process pool: no leaked fds or processes or zombies and fds are close
 // ---- cancellation -----------------------------------------------------------------------
 
 TEST_CASE("process pool: cancelling queued work withdraws it so it never runs", "[process_pool]") {
+    UNBLOCK_EACH_START_METHOD();
     temp_dir dir;
     const auto started = dir.fifo("started");
     const auto go = dir.fifo("go");
     const std::string marker = dir.path + "/ran";
-    process_pool_executor pool(1);
+    process_pool_executor pool(unblock::test::pool_options(1));
     auto blocker = pool.submit(&block_on, started, go);
     REQUIRE(wait_signal(started));
     std::atomic<int> on_done_calls{0};
@@ -691,10 +717,11 @@ TEST_CASE("process pool: cancelling queued work withdraws it so it never runs", 
 
 TEST_CASE("process pool: cancelling running work kills its worker and completes at once",
           "[process_pool]") {
+    UNBLOCK_EACH_START_METHOD();
     temp_dir dir;
     const auto started = dir.fifo("started");
     const auto go = dir.fifo("go");
-    process_pool_executor pool(1);
+    process_pool_executor pool(unblock::test::pool_options(1));
     std::atomic<int> on_done_calls{0};
     auto call = pool.start([&] { ++on_done_calls; }, &block_on, started, go);
     REQUIRE(wait_signal(started));
@@ -734,14 +761,20 @@ std::string big_echo(std::string s) {
 } // namespace
 
 TEST_CASE("process pool: 200 MiB argument and result", "[process_pool][stress]") {
+    UNBLOCK_EACH_START_METHOD();
 #if defined(UNBLOCK_SANITIZER_THREAD) || defined(UNBLOCK_SANITIZER_ADDRESS)
     // Sanitizers make each byte copy ~10x slower (39 s under TSan at 200 MiB):
     // the same path with a payload that still spans many socket buffers.
-    constexpr std::size_t size = std::size_t{48} << 20;
+    constexpr std::size_t full_size = std::size_t{48} << 20;
 #else
-    constexpr std::size_t size = std::size_t{200} << 20;
+    constexpr std::size_t full_size = std::size_t{200} << 20;
 #endif
-    process_pool_executor pool(2);
+    // Spawned workers move frames over the same sockets and code: 48 MiB
+    // covers that path without doubling the suite's longest test.
+    const std::size_t size = unblock::test::g_start_method == unblock::start_method::spawn
+                                 ? std::min(full_size, std::size_t{48} << 20)
+                                 : full_size;
+    process_pool_executor pool(unblock::test::pool_options(2));
     auto small = pool.submit(&add, 1, 2); // other traffic keeps flowing meanwhile
     std::string arg = big_string(size);
     const std::uint64_t expected = checksum(arg);
@@ -762,9 +795,10 @@ TEST_CASE("process pool: 200 MiB argument and result", "[process_pool][stress]")
 
 TEST_CASE("process pool: a worker dying while a large argument is written does not hang",
           "[process_pool][stress]") {
+    UNBLOCK_EACH_START_METHOD();
     struct sigaction before {};
     ::sigaction(SIGPIPE, nullptr, &before);
-    process_pool_executor pool(1);
+    process_pool_executor pool(unblock::test::pool_options(1));
     REQUIRE(eventually(pool, [](const auto& s) { return s.idle == 1; }));
     const int pid = pool.stats().worker_pids.at(0);
     REQUIRE(::kill(pid, SIGSTOP) == 0); // it cannot read: the write stalls part-way
@@ -794,6 +828,7 @@ bool signals_are_default() {
 
 TEST_CASE("process pool: workers start with default signal dispositions and an empty mask",
           "[process_pool]") {
+    UNBLOCK_EACH_START_METHOD();
     struct sigaction sa {};
     sa.sa_handler = &on_usr1;
     struct sigaction old {};
@@ -803,7 +838,7 @@ TEST_CASE("process pool: workers start with default signal dispositions and an e
     sigaddset(&block, SIGUSR2);
     REQUIRE(::pthread_sigmask(SIG_BLOCK, &block, &old_mask) == 0);
     {
-        process_pool_executor pool(1);
+        process_pool_executor pool(unblock::test::pool_options(1));
         CHECK(pool.submit(&signals_are_default).get());
     }
     ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
@@ -829,23 +864,31 @@ std::size_t allocate_and_throw(std::size_t n) {
 // another thread is inside the sanitizer's malloc can inherit a held lock
 // (seen with ASan, and with TSan on a loaded machine). That is a limit of the
 // sanitizer runtimes (see process_pool.hpp), so under a sanitizer the other
-// threads keep running but do not allocate.
+// threads keep running but do not allocate, unless the workers are spawned:
+// an exec'd worker inherits no lock, whoever held it.
 #if defined(UNBLOCK_SANITIZER_ADDRESS) || defined(UNBLOCK_SANITIZER_THREAD)
-constexpr bool hammer_malloc = false;
+constexpr bool sanitized = true;
 #else
-constexpr bool hammer_malloc = true;
+constexpr bool sanitized = false;
 #endif
 
 TEST_CASE("process pool: construction while other threads allocate and hold a mutex",
           "[process_pool]") {
+    UNBLOCK_EACH_START_METHOD();
 #if defined(UNBLOCK_SANITIZER_ADDRESS)
     // Even without the malloc hammering, ASan's runtime (GCC 12) hangs a
     // forked worker in about 1 run of 6, on the code before and after the
     // thread-pool fork handlers alike: its internal locks are not fork-safe.
-    // The fork-safety this test is about is checked in every other build.
-    WARN("skipped under AddressSanitizer: its runtime is not fork-safe (see process_pool.hpp)");
-    return;
+    // The fork-safety this test is about is checked in every other build,
+    // and with spawned workers here too.
+    if (unblock::test::g_start_method == unblock::start_method::fork_server) {
+        WARN("fork_server skipped under AddressSanitizer: its runtime is not fork-safe (see "
+             "process_pool.hpp)");
+        return;
+    }
 #endif
+    const bool hammer_malloc =
+        !sanitized || unblock::test::g_start_method == unblock::start_method::spawn;
     std::atomic<bool> stop{false};
     std::atomic<std::uint64_t> work{0};
     std::mutex held;
@@ -874,7 +917,7 @@ TEST_CASE("process pool: construction while other threads allocate and hold a mu
     });
     locked.get_future().wait();
     for (int round = 0; round < 3; ++round) {
-        process_pool_executor pool(2);
+        process_pool_executor pool(unblock::test::pool_options(2));
         std::promise<void> pa, pb;
         auto a = pool.start([&] { pa.set_value(); }, &allocate_and_throw, std::size_t{2000});
         auto b = pool.start([&] { pb.set_value(); }, &allocate_and_throw, std::size_t{3000});
@@ -913,9 +956,10 @@ double meet_then_work(std::string path, bool writer) {
 } // namespace
 
 TEST_CASE("process pool: CPU-bound calls on two workers run at the same time", "[process_pool]") {
+    UNBLOCK_EACH_START_METHOD();
     temp_dir dir;
     const auto meeting = dir.fifo("meeting");
-    process_pool_executor pool(2);
+    process_pool_executor pool(unblock::test::pool_options(2));
     std::promise<void> pa, pb;
     auto a = pool.start([&] { pa.set_value(); }, &meet_then_work, meeting, true);
     auto b = pool.start([&] { pb.set_value(); }, &meet_then_work, meeting, false);
@@ -934,7 +978,8 @@ TEST_CASE("process pool: CPU-bound calls on two workers run at the same time", "
 
 TEST_CASE("process pool: shutdown with wait from on_done does not wait for itself",
           "[process_pool]") {
-    auto pool = std::make_unique<process_pool_executor>(1);
+    UNBLOCK_EACH_START_METHOD();
+    auto pool = std::make_unique<process_pool_executor>(unblock::test::pool_options(1));
     std::promise<void> called;
     auto call = pool->start(
         [&] {
@@ -950,7 +995,8 @@ TEST_CASE("process pool: shutdown with wait from on_done does not wait for itsel
 }
 
 TEST_CASE("process pool: concurrent submitters", "[process_pool]") {
-    process_pool_executor pool(2);
+    UNBLOCK_EACH_START_METHOD();
+    process_pool_executor pool(unblock::test::pool_options(2));
     std::vector<std::thread> threads;
     std::atomic<int> correct{0};
     for (int t = 0; t < 4; ++t) {
@@ -975,6 +1021,7 @@ TEST_CASE("process pool: concurrent submitters", "[process_pool]") {
 
 TEST_CASE("process pool: functions travel as validated offsets from their module",
           "[process_pool]") {
+    UNBLOCK_EACH_START_METHOD();
     using namespace unblock::detail;
     const auto round_trip = [](std::uintptr_t address) {
         unblock::byte_writer out;
@@ -1018,7 +1065,7 @@ TEST_CASE("process pool: functions travel as validated offsets from their module
         CHECK_THROWS_AS(process_read_thunk(in), unblock::serialization_error);
     }
     SECTION("a thunk that was sent is registered") {
-        process_pool_executor pool(1);
+        process_pool_executor pool(unblock::test::pool_options(1));
         require_usable(pool);
         unblock::byte_writer out;
         process_write_thunk(out, &process_fn_info<int (*)(int, int)>::run);
@@ -1028,7 +1075,8 @@ TEST_CASE("process pool: functions travel as validated offsets from their module
 }
 
 TEST_CASE("process pool: a function of a shared library runs in the worker", "[process_pool]") {
-    process_pool_executor pool(1);
+    UNBLOCK_EACH_START_METHOD();
+    process_pool_executor pool(unblock::test::pool_options(1));
     auto pid = pool.submit(&::getpid); // libc's: sent as its path and offset
     CHECK(pid.get() != ::getpid());
 }

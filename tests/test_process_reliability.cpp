@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/start_methods.hpp"
+
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -228,6 +230,7 @@ void require_usable(process_pool_executor& pool) {
 TEST_CASE("process reliability: a pool works and is destroyed promptly with stdin stdout and "
           "stderr closed",
           "[process_pool]") {
+    UNBLOCK_EACH_START_METHOD();
     const pid_t child = ::fork();
     REQUIRE(child >= 0);
     if (child == 0) {
@@ -237,7 +240,7 @@ TEST_CASE("process reliability: a pool works and is destroyed promptly with stdi
         ::close(2);
         int code = 0;
         try {
-            process_pool_executor pool(1);
+            process_pool_executor pool(unblock::test::pool_options(1));
             auto f = pool.submit(&scribble_on_stdio, 5);
             if (f.wait_for(20s) != std::future_status::ready || f.get() != 5) {
                 code = 2;
@@ -254,9 +257,10 @@ TEST_CASE("process reliability: a pool works and is destroyed promptly with stdi
 TEST_CASE("process reliability: destruction does not wait for a forked helper holding copies of "
           "the pool's fds",
           "[process_pool]") {
+    UNBLOCK_EACH_START_METHOD();
     int gate[2];
     REQUIRE(::pipe2(gate, O_CLOEXEC) == 0);
-    auto pool = std::make_unique<process_pool_executor>(2);
+    auto pool = std::make_unique<process_pool_executor>(unblock::test::pool_options(2));
     require_usable(*pool);
     const pid_t helper = ::fork(); // no exec: inherits every fd of the pool
     REQUIRE(helper >= 0);
@@ -278,7 +282,8 @@ TEST_CASE("process reliability: destruction does not wait for a forked helper ho
 
 TEST_CASE("process reliability: a stray frame header from a worker fails only that call",
           "[process_pool]") {
-    process_pool_executor pool(1);
+    UNBLOCK_EACH_START_METHOD();
+    process_pool_executor pool(unblock::test::pool_options(1));
     for (const std::uint64_t length : {std::uint64_t{1} << 40, std::uint64_t{1} << 20}) {
         INFO("announced length " << length);
         auto f = pool.submit(&announce, length);
@@ -292,9 +297,10 @@ TEST_CASE("process reliability: a stray frame header from a worker fails only th
 
 TEST_CASE("process reliability: a worker that forked a helper and crashed fails its call promptly",
           "[process_pool]") {
+    UNBLOCK_EACH_START_METHOD();
     temp_dir dir;
     const std::string pid_path = dir.path + "/helper_pid";
-    process_pool_executor pool(1);
+    process_pool_executor pool(unblock::test::pool_options(1));
     auto f = pool.submit(&fork_helper_then_abort, pid_path);
     const bool prompt = ready(f, 15s); // the helper sleeps 60 s
     int helper = 0;
@@ -311,10 +317,11 @@ TEST_CASE("process reliability: a worker that forked a helper and crashed fails 
 
 TEST_CASE("process reliability: a worker of a pool built inside a coroutine has no running loop",
           "[process_pool]") {
+    UNBLOCK_EACH_START_METHOD();
     int nested = 0;
     bool sees_loop = true;
     const auto body = [&]() -> task<> {
-        process_pool_executor pool(1);
+        process_pool_executor pool(unblock::test::pool_options(1));
         auto a = unblock::run_in_executor(pool, &nested_run, 41);
         nested = co_await a;
         auto b = unblock::run_in_executor(pool, &sees_running_loop, 0);
@@ -328,6 +335,7 @@ TEST_CASE("process reliability: a worker of a pool built inside a coroutine has 
 TEST_CASE("process reliability: a replacement that cannot start yet neither breaks the pool nor "
           "fails a running call",
           "[process_pool]") {
+    UNBLOCK_EACH_START_METHOD();
 #if defined(UNBLOCK_SANITIZER_ADDRESS)
     // UBSan's vptr check probes memory through a pipe; with no fd left it
     // reports valid objects as invalid. The retry is also tested by the hook
@@ -338,7 +346,7 @@ TEST_CASE("process reliability: a replacement that cannot start yet neither brea
     temp_dir dir;
     const std::string started = dir.fifo("started");
     const std::string go = dir.fifo("go");
-    process_pool_executor pool(2);
+    process_pool_executor pool(unblock::test::pool_options(2));
     auto running = pool.submit(&block_on, started, go);
     REQUIRE(wait_signal(started));
 
@@ -382,10 +390,11 @@ TEST_CASE("process reliability: a replacement that cannot start yet neither brea
 TEST_CASE("process reliability: calls and results over max_frame_bytes fail with "
           "serialization_error and the pool keeps working",
           "[process_pool]") {
+    UNBLOCK_EACH_START_METHOD();
     process_pool_executor::options opts;
     opts.max_workers = 1;
     opts.max_frame_bytes = 1 << 20;
-    process_pool_executor pool(opts);
+    process_pool_executor pool(unblock::test::pool_options(opts));
     auto big_result = pool.submit(&bytes, 2 << 20);
     CHECK(failure_of<unblock::serialization_error>(big_result).find("max_frame_bytes") !=
           std::string::npos);
@@ -403,17 +412,19 @@ TEST_CASE("process reliability: calls and results over max_frame_bytes fail with
 
 TEST_CASE("process reliability: running out of memory while encoding an argument is bad_alloc",
           "[process_pool]") {
-    process_pool_executor pool(1);
+    UNBLOCK_EACH_START_METHOD();
+    process_pool_executor pool(unblock::test::pool_options(1));
     CHECK_THROWS_AS(pool.start([] {}, &eat, hungry{}), std::bad_alloc);
     require_usable(pool);
 }
 
 TEST_CASE("process reliability: refused worker starts are retried while other workers run",
           "[process_pool]") {
+    UNBLOCK_EACH_START_METHOD();
     temp_dir dir;
     const std::string started = dir.fifo("started");
     const std::string go = dir.fifo("go");
-    process_pool_executor pool(2);
+    process_pool_executor pool(unblock::test::pool_options(2));
     auto running = pool.submit(&block_on, started, go);
     REQUIRE(wait_signal(started));
     unblock::detail::process_fault_injection::refused_spawns = 3; // fork() says EAGAIN 3 times
@@ -435,7 +446,8 @@ TEST_CASE("process reliability: refused worker starts are retried while other wo
 
 TEST_CASE("process reliability: a pool whose last worker cannot be replaced breaks",
           "[process_pool]") {
-    process_pool_executor pool(1);
+    UNBLOCK_EACH_START_METHOD();
+    process_pool_executor pool(unblock::test::pool_options(1));
     unblock::detail::process_fault_injection::refused_spawns = 1000;
     auto crashed = pool.submit(&die);
     static_cast<void>(failure_of<unblock::worker_crashed_error>(crashed));

@@ -42,12 +42,49 @@
 ///   in the workers; calling it crashes the worker (`worker_crashed_error`).
 /// - stdout/stderr are flushed before the fork and after every call in a
 ///   worker, so output is neither lost nor printed twice.
-/// A fork+exec start method (a fresh image, entered through a hook in `main`)
-/// would remove the first two limits; it is not implemented yet.
+/// `options::start_method = start_method::spawn` removes these limits (below).
+///
+/// ## The spawn start method
+/// With `start_method::spawn` every worker is a fresh `exec` of the program's
+/// own image (`/proc/self/exe`, started with `posix_spawn` from the pool's I/O
+/// thread; detail/process/spawn.hpp), like Python's `spawn`: it runs the
+/// program's static initializers and then `main`, which must hand it over at
+/// once:
+///
+///     int main(int argc, char** argv) {
+///         if (unblock::is_worker_process(argc, argv)) return unblock::worker_main();
+///         ...
+///     }
+///
+/// Why a line in `main` rather than a static initializer that takes over the
+/// process before `main` (which would need no edit of `main`): a worker run
+/// from a static initializer would call your functions while the globals of
+/// the translation units initialized after it are not constructed yet (the
+/// static initialization order problem), so any function touching such a
+/// global could crash or misbehave, depending on link order. At the top of
+/// `main` all static initialization is done, as in the parent.
+/// Forgetting the line is detected: the worker then runs your `main` instead;
+/// a spawn pool constructed there throws `std::logic_error`, and a worker that
+/// exits before it is ready breaks the pool with a message naming the line.
+/// (A `main` that neither builds a pool nor exits leaves calls waiting.)
+///
+/// Compared with the fork server: a worker sees no lock held by the parent's
+/// threads, sees globals as a fresh start of the program does (use
+/// `initializer` or arguments for state), has every library the program links,
+/// and gets the environment as it was at construction. Starting one costs an
+/// exec and the program's start-up (milliseconds, not microseconds); calls then
+/// cost the same. Do not build a spawn pool in a static initializer (its
+/// workers run static initializers too), and do not reap children the program
+/// did not start (`waitpid(-1)`, SIGCHLD ignored): the pool reaps its workers.
 ///
 /// ## What crosses the boundary
 /// The callable must be a function pointer or a capture-less lambda: it is
-/// sent as its address, valid in the workers because they run the same image.
+/// sent as its offset from the load address of its module (the executable, or
+/// a shared library by path), valid in every process running the same image
+/// whatever the address layout, and checked on arrival
+/// (detail/process/code_address.hpp): an offset that is not code of that
+/// module, or an entry point the image did not register, fails the call with
+/// `serialization_error` and is never jumped to.
 /// Arguments and the result go through `codec<T>` (codec.hpp); anything else
 /// is a compile-time error that says what to do. Arguments are converted to
 /// the parameters' value types, encoded in the calling thread, and decoded in
@@ -93,6 +130,7 @@
 #include "codec.hpp"
 #include "detail/process/call.hpp"
 #include "detail/process/pool_core.hpp"
+#include "detail/process/spawn.hpp"
 #include "detail/process/thunk.hpp"
 #include "detail/process/wire.hpp"
 #include "errors.hpp"
@@ -180,6 +218,21 @@ using process_result_t = typename process_checked_call<Function, Args...>::type;
 
 } // namespace detail
 
+/// Whether this process was started as a worker of a `start_method::spawn`
+/// pool (its argv and environment say so). Call it first thing in `main`:
+///
+///     if (unblock::is_worker_process(argc, argv)) return unblock::worker_main();
+///
+/// Cheap, and false in every other process.
+[[nodiscard]] inline bool is_worker_process(int argc, char** argv) noexcept {
+    return detail::process_is_worker(argc, argv);
+}
+
+/// Serves the pool that spawned this process until it is done with it, and
+/// returns the exit code for `main` to return. Call only when
+/// `is_worker_process` returned true (otherwise it prints why and returns 64).
+[[nodiscard]] inline int worker_main() noexcept { return detail::process_spawned_worker_main(); }
+
 /// A pool of worker processes that run functions and return their results.
 ///
 /// Thread-safe: every member may be called from any thread. See the file
@@ -206,6 +259,10 @@ public:
         /// announcing more is killed (`worker_crashed_error`). Bounds what a
         /// misbehaving worker can make the parent allocate.
         std::uint64_t max_frame_bytes = detail::process_default_max_frame;
+        /// How workers start: forked from the fork server (default) or
+        /// `exec`ed afresh (`spawn`: `main` must call `is_worker_process` first;
+        /// see the file comment).
+        unblock::start_method start_method = unblock::start_method::fork_server;
     };
 
     /// A pool with default options.
@@ -215,14 +272,18 @@ public:
     explicit process_pool_executor(std::size_t max_workers)
         : process_pool_executor(options{max_workers, 0, nullptr}) {}
 
-    /// Starts the fork server and the workers. Throws `std::invalid_argument`
-    /// for `max_workers == 0`, `std::system_error` if the fork server cannot
-    /// start, and `broken_executor_error` if no worker can.
+    /// Starts the fork server (for `start_method::fork_server`) and the
+    /// workers. Throws `std::invalid_argument` for `max_workers == 0` (or an
+    /// initializer a spawned worker cannot find), `std::system_error` if the
+    /// fork server cannot start, `broken_executor_error` if no worker can, and
+    /// `std::logic_error` for a spawn-method pool built inside a spawned
+    /// worker whose `main` did not call `is_worker_process`.
     explicit process_pool_executor(options opts)
         : m_options(validated(opts)),
           m_core(std::make_shared<detail::process_pool_core>(
               detail::process_pool_config{m_options.max_workers, m_options.max_tasks_per_child,
-                                          m_options.initializer, m_options.max_frame_bytes})),
+                                          m_options.initializer, m_options.max_frame_bytes,
+                                          m_options.start_method})),
           m_thread([core = m_core] { core->run(); }),
           m_io_thread(m_thread.get_id()) {}
 

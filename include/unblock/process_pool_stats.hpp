@@ -8,6 +8,16 @@
 
 namespace unblock {
 
+/// How a process pool starts its workers (`process_pool_executor::options`).
+enum class start_method {
+    /// Forked from a single-threaded fork server that the pool forks once, at
+    /// construction: fast to start, but workers see the program as it was then.
+    fork_server,
+    /// A fresh `exec` of the program's own image, entered through
+    /// `unblock::is_worker_process` / `unblock::worker_main` at the top of `main`.
+    spawn,
+};
+
 /// A snapshot of a process pool's activity (`process_pool_executor::stats()`).
 struct process_pool_stats {
     std::size_t workers = 0;      ///< worker processes alive (starting or ready)
@@ -29,6 +39,7 @@ struct process_pool_config {
     std::size_t max_tasks_per_child = 0;
     void (*initializer)() = nullptr;
     std::uint64_t max_frame_bytes = std::uint64_t{1} << 30; ///< see options::max_frame_bytes
+    start_method method = start_method::fork_server;
 };
 
 } // namespace unblock::detail

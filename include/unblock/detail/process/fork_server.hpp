@@ -46,7 +46,7 @@
 namespace unblock::detail {
 
 /// Test hook: the next `refused_spawns` worker starts fail as if the fork
-/// server's fork() said EAGAIN. relaxed: a counter, it publishes nothing.
+/// server's fork() (or posix_spawn) said EAGAIN. relaxed: a counter, it publishes nothing.
 struct process_fault_injection {
     static inline std::atomic<int> refused_spawns{0};
 };
@@ -108,11 +108,6 @@ public:
     /// Forks a worker serving on `worker_end` (which the caller still closes).
     /// Returns its pid; throws `std::system_error` on failure.
     pid_t spawn(int worker_end) {
-        if (process_fault_injection::refused_spawns.load(std::memory_order_relaxed) > 0) {
-            process_fault_injection::refused_spawns.fetch_sub(1, std::memory_order_relaxed);
-            throw std::system_error(EAGAIN, std::generic_category(),
-                                    "unblock::process_pool_executor: fork() of a worker failed");
-        }
         process_server_request req{process_server_request::op::spawn, 0, 0};
         process_server_message message(req);
         msghdr& msg = message.msg;

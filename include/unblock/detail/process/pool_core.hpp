@@ -25,7 +25,7 @@
 #include "call.hpp"
 #include "channel.hpp"
 #include "fd.hpp"
-#include "fork_server.hpp"
+#include "spawn.hpp"
 #include "wire.hpp"
 
 #include <algorithm>
@@ -458,6 +458,7 @@ private:
         if (kind == process_frame::ready) {
             std::lock_guard lock(m_mutex);
             w.ready = true;
+            m_unready_deaths = 0;
             return;
         }
         if (kind == process_frame::init_failed) {
@@ -537,9 +538,12 @@ private:
             }
             w->channel.close();
             std::string how = "unknown status (the fork server is gone)";
+            bool exited = false; // by exit(), not by a signal
             if (!m_server.gone()) {
                 try {
-                    how = process_describe_status(m_server.reap(w->pid));
+                    const int status = m_server.reap(w->pid);
+                    exited = WIFEXITED(status);
+                    how = process_describe_status(status);
                 } catch (...) {
                     how = "unknown status (" + error_text(std::current_exception()) + ")";
                 }
@@ -551,6 +555,7 @@ private:
             std::shared_ptr<process_call_base> call;
             bool claimed = false;
             bool in_initializer = false;
+            bool failed_start = false;
             bool replaced = false;
             const pid_t pid = w->pid;
             {
@@ -564,6 +569,12 @@ private:
                 if (!w->expected_exit) {
                     ++m_crashed;
                     in_initializer = !w->ready && m_config.initializer != nullptr;
+                    if (!w->ready && m_config.method == start_method::spawn) {
+                        // A spawned worker that exits before `ready` did not
+                        // enter the worker (or its image cannot start); one that
+                        // keeps dying before `ready` is no better.
+                        failed_start = exited || ++m_unready_deaths >= spawn_attempts;
+                    }
                 }
                 m_workers.erase(std::find_if(m_workers.begin(), m_workers.end(),
                                              [&](const auto& x) { return x.get() == w; }));
@@ -580,7 +591,15 @@ private:
             if (in_initializer) {
                 break_pool("unblock::process_pool_executor: the worker initializer failed (the "
                            "worker process ended before it was ready: " +
-                           how + "); the pool is broken and runs no more work");
+                           how + "); the pool is broken and runs no more work" +
+                           (failed_start ? std::string("; if it is not the initializer: ") +
+                                               process_worker_hook_hint
+                                         : std::string()));
+            } else if (failed_start) {
+                break_pool("unblock::process_pool_executor: a spawned worker process ended before "
+                           "it was ready (" +
+                           how + "); " + process_worker_hook_hint +
+                           "; the pool is broken and runs no more work");
             }
             if (m_server.gone()) {
                 break_pool("unblock::process_pool_executor: the fork server died; the pool is "
@@ -640,8 +659,9 @@ private:
     }
 
     const process_pool_config m_config;
-    process_fork_server m_server;                     // I/O thread only (and the constructor)
-    std::size_t m_spawn_failures = 0;                 // in a row; I/O thread only
+    process_launcher m_server;        // I/O thread only (and the constructor)
+    std::size_t m_spawn_failures = 0; // in a row; I/O thread only
+    std::size_t m_unready_deaths = 0; // spawned workers dead before `ready`, in a row; I/O thread
     std::chrono::steady_clock::time_point m_retry_at; // next start attempt; I/O thread only
     unique_fd m_wake_read;
     unique_fd m_wake_write;

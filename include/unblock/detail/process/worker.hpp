@@ -59,18 +59,24 @@ inline void process_worker_exception_frame(byte_writer& frame) {
     process_encode_current_exception(frame);
 }
 
+/// Reports the exception being handled as the initializer's failure (call
+/// only inside a `catch`).
+inline void process_worker_send_init_failure(int fd) {
+    byte_writer frame;
+    process_begin_frame(frame);
+    frame.write_raw(process_frame::init_failed);
+    process_encode_current_exception(frame);
+    process_worker_flush();
+    static_cast<void>(process_worker_send(fd, frame));
+}
+
 /// Serves calls on `fd` until EOF. Returns the exit code.
 inline int process_worker_loop(int fd, void (*initializer)(), std::uint64_t max_frame) {
     if (initializer != nullptr) {
         try {
             initializer();
         } catch (...) {
-            byte_writer frame;
-            process_begin_frame(frame);
-            frame.write_raw(process_frame::init_failed);
-            process_encode_current_exception(frame);
-            process_worker_flush();
-            static_cast<void>(process_worker_send(fd, frame));
+            process_worker_send_init_failure(fd);
             return 1;
         }
     }
