@@ -1080,3 +1080,70 @@ TEST_CASE("process pool: a function of a shared library runs in the worker", "[p
     auto pid = pool.submit(&::getpid); // libc's: sent as its path and offset
     CHECK(pid.get() != ::getpid());
 }
+
+// ---- what spawn is for ----------------------------------------------------------------------
+
+namespace {
+std::mutex g_held_at_construction;
+int take_the_lock() {
+    std::lock_guard lock(g_held_at_construction);
+    return 1;
+}
+} // namespace
+
+TEST_CASE("process pool: a mutex held by another thread while the pool is built hangs a "
+          "fork-server worker but not a spawned one",
+          "[process_pool]") {
+    UNBLOCK_EACH_START_METHOD();
+    std::promise<void> locked;
+    std::promise<void> unlock;
+    std::thread holder([&] {
+        std::lock_guard lock(g_held_at_construction);
+        locked.set_value();
+        unlock.get_future().wait();
+    });
+    locked.get_future().wait();
+    process_pool_executor pool(unblock::test::pool_options(1));
+    unlock.set_value(); // free again in this process, from now on
+    holder.join();
+    std::promise<void> done;
+    auto call = pool.start([&] { done.set_value(); }, &take_the_lock);
+    auto finished = done.get_future();
+    if (unblock::test::g_start_method == unblock::start_method::spawn) {
+        REQUIRE(finished.wait_for(patience) == std::future_status::ready);
+        CHECK(call->take() == 1);
+    } else {
+        // The documented limit: the fork server's snapshot holds the lock
+        // forever, so the call never returns. Not completing in a generous
+        // half second cannot be a fluke; killing the worker cleans up.
+        CHECK(finished.wait_for(500ms) == std::future_status::timeout);
+        CHECK(call->cancel() == unblock::detail::cancel_outcome::killed);
+        CHECK_THROWS_AS(call->take(), unblock::cancelled_error);
+    }
+}
+
+TEST_CASE("process pool: the spawn hook recognises only processes a pool started",
+          "[process_pool]") {
+    char program[] = "program";
+    char marker[] = "--unblock-process-worker";
+    char settings[] = "00";
+    char* plain[] = {program, nullptr};
+    char* marked[] = {program, marker, settings, nullptr};
+    CHECK_FALSE(unblock::is_worker_process(1, plain));
+    CHECK_FALSE(unblock::is_worker_process(3, marked)); // the argument without the variable
+    CHECK(unblock::worker_main() == 64);                // not a worker: says so, serves nothing
+
+    // A worker whose main forgot the hook runs main instead; a spawn pool
+    // built there refuses rather than spawning without end.
+    REQUIRE(::setenv("UNBLOCK_PROCESS_WORKER", "1", 1) == 0);
+    process_pool_executor::options options;
+    options.max_workers = 1;
+    options.start_method = unblock::start_method::spawn;
+    try {
+        process_pool_executor pool(options);
+        FAIL("a spawn pool was built inside an unhooked worker");
+    } catch (const std::logic_error& e) {
+        CHECK(std::string(e.what()).find("is_worker_process") != std::string::npos);
+    }
+    ::unsetenv("UNBLOCK_PROCESS_WORKER");
+}
