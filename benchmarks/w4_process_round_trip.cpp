@@ -1,7 +1,10 @@
 // W4 process-pool round trip (BENCHMARKS.md): 2,000 sequential calls of
 // f(x) = x + 1 in a 2-worker process pool after 100 warm-up calls; median and
-// p99 in µs. Also measures, in the same run, the floor: a ping-pong of one
-// 8-byte message over a pair of pipes between two processes.
+// p99 in µs, for the fork server (`unblock`) and the spawn start method
+// (`unblock-spawn`, with its ratio to the fork server), each with the time to
+// start a pool until its first call returned. Also measures, in the same run,
+// the floor: a ping-pong of one 8-byte message over a pair of pipes between
+// two processes.
 #include "support/measure.hpp"
 
 #include <unblock/unblock.hpp>
@@ -12,11 +15,25 @@
 
 long add_one(long x) { return x + 1; }
 
-/// Returns whether every call returned x + 1.
-unblock::task<bool> measure(int warmup, int rounds) {
-    unblock::process_pool_executor pool(2);
-    long x = 0;
-    for (int i = 0; i < warmup; ++i)
+/// One start method's round trip: medians in µs, and the start-up cost.
+struct round_trip {
+    double median_us = 0;
+    double p99_us = 0;
+    double start_ms = 0; ///< constructing a 2-worker pool until its first call returned
+    bool ok = false;     ///< every call returned x + 1
+};
+
+unblock::task<round_trip> measure(int warmup, int rounds, unblock::start_method method) {
+    round_trip out;
+    const auto constructed = bench::clock::now();
+    unblock::process_pool_executor::options options;
+    options.max_workers = 2;
+    options.start_method = method;
+    unblock::process_pool_executor pool(options);
+    long x = co_await unblock::run_in_executor(pool, add_one, 0L);
+    out.start_ms =
+        std::chrono::duration<double, std::milli>(bench::clock::now() - constructed).count();
+    for (int i = 1; i < warmup; ++i)
         x = co_await unblock::run_in_executor(pool, add_one, x);
     std::vector<double> samples;
     for (int i = 0; i < rounds; ++i) {
@@ -25,10 +42,23 @@ unblock::task<bool> measure(int warmup, int rounds) {
         samples.push_back(
             std::chrono::duration<double, std::micro>(bench::clock::now() - start).count());
     }
-    const double median = bench::percentile(samples, 50);
-    const double p99 = bench::percentile(samples, 99);
-    std::printf("W4 unblock median_us=%.1f p99_us=%.1f\n", median, p99);
-    co_return x == warmup + rounds;
+    out.median_us = bench::percentile(samples, 50);
+    out.p99_us = bench::percentile(samples, 99);
+    out.ok = x == warmup + rounds;
+    co_return out;
+}
+
+/// The fork server's round trip and the spawn method's, in the same run.
+unblock::task<bool> measure_both(int warmup, int rounds) {
+    const round_trip fork = co_await measure(warmup, rounds, unblock::start_method::fork_server);
+    const round_trip spawn = co_await measure(warmup, rounds, unblock::start_method::spawn);
+    std::printf("W4 unblock median_us=%.1f p99_us=%.1f start_ms=%.1f\n", fork.median_us,
+                fork.p99_us, fork.start_ms);
+    std::printf("W4 unblock-spawn median_us=%.1f p99_us=%.1f start_ms=%.1f "
+                "median_vs_fork_server=%.2f start_vs_fork_server=%.1f\n",
+                spawn.median_us, spawn.p99_us, spawn.start_ms, spawn.median_us / fork.median_us,
+                spawn.start_ms / fork.start_ms);
+    co_return fork.ok&& spawn.ok;
 }
 
 /// The same round trip with nothing but two pipes and a forked child.
@@ -97,11 +127,12 @@ unblock::task<> scaling(long n) {
 }
 
 int main(int argc, char** argv) {
+    if (unblock::is_worker_process(argc, argv)) return unblock::worker_main(); // spawned workers
     const bool smoke = bench::smoke_mode(argc, argv);
     const int warmup = smoke ? 10 : 100;
     const int rounds = smoke ? 50 : 2'000;
     pipe_floor(warmup, rounds);
-    const bool results_ok = unblock::run(measure(warmup, rounds));
+    const bool results_ok = unblock::run(measure_both(warmup, rounds));
     unblock::run(scaling(smoke ? 1'000 : 50'000'000));
     return results_ok ? 0 : 1;
 }
