@@ -29,7 +29,7 @@
 #pragma once
 
 #include "detail/integer_cast.hpp"
-#include "detail/process/code_address.hpp"
+#include "detail/code_address.hpp"
 #include "errors.hpp"
 
 #include <array>
@@ -298,7 +298,7 @@ inline void codec_write_code_address(byte_writer& out, std::uintptr_t address) {
 } // namespace detail
 
 /// Function pointers: the module and the offset from its load address, checked
-/// on arrival to be code of the same module (detail/process/code_address.hpp).
+/// on arrival to be code of the same module (detail/code_address.hpp).
 template <class Value>
     requires detail::codec_function_pointer<Value>
 struct codec<Value> {

@@ -82,7 +82,7 @@
 /// sent as its offset from the load address of its module (the executable, or
 /// a shared library by path), valid in every process running the same image
 /// whatever the address layout, and checked on arrival
-/// (detail/process/code_address.hpp): an offset that is not code of that
+/// (detail/code_address.hpp): an offset that is not code of that
 /// module, or an entry point the image did not register, fails the call with
 /// `serialization_error` and is never jumped to.
 /// Arguments and the result go through `codec<T>` (codec.hpp); anything else

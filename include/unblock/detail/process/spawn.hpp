@@ -27,7 +27,7 @@
 #include "../../codec.hpp"
 #include "../../errors.hpp"
 #include "../../process_pool_stats.hpp"
-#include "code_address.hpp"
+#include "../code_address.hpp"
 #include "fd.hpp"
 #include "fork_server.hpp"
 #include "worker.hpp"

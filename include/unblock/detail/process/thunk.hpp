@@ -13,7 +13,7 @@
 
 #include "../../codec.hpp"
 #include "../../errors.hpp"
-#include "code_address.hpp"
+#include "../code_address.hpp"
 #include "wire.hpp"
 
 #include <cstddef>

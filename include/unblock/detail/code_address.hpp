@@ -1,4 +1,4 @@
-/// \file detail/process/code_address.hpp
+/// \file detail/code_address.hpp
 /// Function identity across processes: a code address travels as the module
 /// that holds it and its offset from that module's load address, never as a
 /// raw pointer.
@@ -23,7 +23,7 @@
 /// (one `dlopen`ed after a worker started is refused with a message).
 #pragma once
 
-#include "../../errors.hpp"
+#include "../errors.hpp"
 
 #include <algorithm>
 #include <cstddef>
