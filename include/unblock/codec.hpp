@@ -28,8 +28,8 @@
 /// `encode` or `decode` may throw it too to refuse a value.
 #pragma once
 
-#include "detail/integer_cast.hpp"
 #include "detail/code_address.hpp"
+#include "detail/integer_cast.hpp"
 #include "errors.hpp"
 
 #include <array>

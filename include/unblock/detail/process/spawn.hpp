@@ -293,6 +293,10 @@ inline void process_decode_worker_settings(const std::string& hex, std::uint64_t
     if (::getppid() != self.parent) {
         return 0;
     }
+    // Default dispositions, as a forked worker has: handlers installed by the
+    // image's static initializers (a sanitizer's, the program's) do not turn
+    // a crash into an exit code.
+    process_reset_signals();
     const int fd = process_spawned_worker_fd;
     ::fcntl(fd, F_SETFD, FD_CLOEXEC); // not inherited by what the calls start
     int code = process_worker_internal_failure;
