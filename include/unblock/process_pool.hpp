@@ -216,6 +216,35 @@ struct process_checked_call {
 template <class Function, class... Args>
 using process_result_t = typename process_checked_call<Function, Args...>::type;
 
+/// The call frame of `f(args...)`: header, thunk, function, arguments.
+/// Throws `serialization_error` if an argument cannot be encoded or the
+/// arguments exceed `max_frame` bytes (named `executor` in the message).
+template <class Function, class... Args>
+std::vector<std::byte> process_encode_call(const char* executor, std::uint64_t max_frame,
+                                           Function& f, Args&&... args) {
+    using traits = process_callable<Function, Args...>;
+    using info = typename traits::info;
+    byte_writer frame;
+    process_begin_frame(frame);
+    static_cast<void>(info::registered); // instantiates the thunk's registration
+    try {
+        process_write_thunk(frame, &info::run);
+        codec<typename traits::pointer>::encode(frame, static_cast<typename traits::pointer>(f));
+        info::encode_arguments(frame, std::forward<Args>(args)...);
+    } catch (...) {
+        process_rethrow_as_serialization("encoding the arguments failed");
+    }
+    if (process_payload_bytes(frame) > max_frame) {
+        throw serialization_error(std::string(executor) + ": the arguments encode to " +
+                                  std::to_string(process_payload_bytes(frame)) +
+                                  " bytes, more than options::max_frame_bytes (" +
+                                  std::to_string(max_frame) +
+                                  "); raise max_frame_bytes or pass less");
+    }
+    process_end_frame(frame);
+    return frame.release();
+}
+
 } // namespace detail
 
 /// Whether this process was started as a worker of a `start_method::spawn`
@@ -462,29 +491,10 @@ private:
     void launch(const std::shared_ptr<Call>& call, Function& f, Args&&... args) {
         using traits = detail::process_callable<Function, Args...>;
         if constexpr (traits::valid) {
-            using info = typename traits::info;
             m_core->check_open();
-            byte_writer frame;
-            detail::process_begin_frame(frame);
-            static_cast<void>(info::registered); // instantiates the thunk's registration
-            try {
-                detail::process_write_thunk(frame, &info::run);
-                codec<typename traits::pointer>::encode(frame,
-                                                        static_cast<typename traits::pointer>(f));
-                info::encode_arguments(frame, std::forward<Args>(args)...);
-            } catch (...) {
-                detail::process_rethrow_as_serialization("encoding the arguments failed");
-            }
-            if (detail::process_payload_bytes(frame) > m_options.max_frame_bytes) {
-                throw serialization_error(
-                    "unblock::process_pool_executor: the arguments encode to " +
-                    std::to_string(detail::process_payload_bytes(frame)) +
-                    " bytes, more than options::max_frame_bytes (" +
-                    std::to_string(m_options.max_frame_bytes) +
-                    "); raise max_frame_bytes or pass less");
-            }
-            detail::process_end_frame(frame);
-            call->m_request = frame.release();
+            call->m_request = detail::process_encode_call("unblock::process_pool_executor",
+                                                          m_options.max_frame_bytes, f,
+                                                          std::forward<Args>(args)...);
             m_core->submit(call);
         }
     }

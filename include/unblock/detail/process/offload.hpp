@@ -22,10 +22,11 @@ class process_future_state final : public future_state<Result>, public loop_node
 public:
     process_future_state() noexcept : loop_node(&on_complete) { this->m_completion = this; }
 
-    /// Starts `f(args...)` on `pool`. Throws what `pool.start` throws; then
-    /// nothing will complete.
-    template <class Function, class... Args>
-    void launch(process_pool_executor& pool, Function&& f, Args&&... args) {
+    /// Starts `f(args...)` on `pool` (a process pool, or any executor with
+    /// the same `start`). Throws what `pool.start` throws; then nothing will
+    /// complete.
+    template <class Pool, class Function, class... Args>
+    void launch(Pool& pool, Function&& f, Args&&... args) {
         m_call = pool.start([this] { loop_access::post(*this->m_event_loop, this); },
                             std::forward<Function>(f), std::forward<Args>(args)...);
     }

@@ -70,6 +70,33 @@ inline void process_worker_send_init_failure(int fd) {
     static_cast<void>(process_worker_send(fd, frame));
 }
 
+/// Runs the call in `request` and returns the answer frame (begun, not yet
+/// ended): the value, or the exception, or a `serialization_error` when the
+/// answer would exceed `max_frame` bytes.
+inline byte_writer process_worker_answer(process_request& request, std::uint64_t max_frame) {
+    byte_writer frame;
+    process_begin_frame(frame);
+    try {
+        const process_thunk thunk = process_read_thunk(request.reader);
+        thunk(request, frame);
+    } catch (...) {
+        process_worker_exception_frame(frame);
+    }
+    if (process_payload_bytes(frame) > max_frame) {
+        const auto bytes = process_payload_bytes(frame);
+        frame = byte_writer(); // free it before building the error
+        try {
+            throw serialization_error(
+                "unblock::process_pool_executor: the result (or exception) encodes to " +
+                std::to_string(bytes) + " bytes, more than options::max_frame_bytes (" +
+                std::to_string(max_frame) + "); raise max_frame_bytes or return less");
+        } catch (...) {
+            process_worker_exception_frame(frame);
+        }
+    }
+    return frame;
+}
+
 /// Serves calls on `fd` until EOF. Returns the exit code.
 inline int process_worker_loop(int fd, void (*initializer)(), std::uint64_t max_frame) {
     if (initializer != nullptr) {
@@ -104,27 +131,7 @@ inline int process_worker_loop(int fd, void (*initializer)(), std::uint64_t max_
             return 0;
         }
         request.reader = byte_reader(request.storage.data(), request.storage.size());
-
-        byte_writer frame;
-        process_begin_frame(frame);
-        try {
-            const process_thunk thunk = process_read_thunk(request.reader);
-            thunk(request, frame);
-        } catch (...) {
-            process_worker_exception_frame(frame);
-        }
-        if (process_payload_bytes(frame) > max_frame) {
-            const auto bytes = process_payload_bytes(frame);
-            frame = byte_writer(); // free it before building the error
-            try {
-                throw serialization_error(
-                    "unblock::process_pool_executor: the result (or exception) encodes to " +
-                    std::to_string(bytes) + " bytes, more than options::max_frame_bytes (" +
-                    std::to_string(max_frame) + "); raise max_frame_bytes or return less");
-            } catch (...) {
-                process_worker_exception_frame(frame);
-            }
-        }
+        byte_writer frame = process_worker_answer(request, max_frame);
         process_worker_flush();
         if (!process_worker_send(fd, frame)) {
             return 0;
