@@ -101,9 +101,15 @@ public:
 
 private:
     /// Wakes the sleeping loop (the poster that flipped m_sleeping back).
+    ///
+    /// Notifies after unlocking: notified under the mutex, the loop would wake
+    /// only to block on it again (two futex calls and a context switch more).
+    /// The condition variable outlives this call: close() waits for posters.
     void wake() noexcept {
-        std::lock_guard lock(m_mutex);
-        m_signalled = true;
+        {
+            std::lock_guard lock(m_mutex);
+            m_signalled = true;
+        }
         m_condition.notify_one();
     }
 

@@ -80,16 +80,49 @@ public:
 
     /// Queues `call`. Throws `executor_shutdown_error` after shutdown,
     /// `broken_executor_error` once broken.
+    ///
+    /// With nothing queued and a worker idle, the caller writes the frame to
+    /// that worker itself: the I/O thread, already polling the worker's
+    /// socket for the answer, need not be woken first (one thread wake-up
+    /// fewer per round trip). What the socket does not take at once, and a
+    /// failed write, are left to the I/O thread.
     void submit(const std::shared_ptr<process_call_base>& call) {
+        worker* direct = nullptr;
         {
             std::lock_guard lock(m_mutex);
             throw_if_closed_locked();
             call->m_id = ++m_next_id;
             call->m_owner = weak_from_this();
             call->m_state = process_call_state::queued;
-            m_queue.push_back(call);
+            if (m_queue.empty()) {
+                direct = idle_worker_locked();
+            }
+            if (direct != nullptr) {
+                direct->call = call;
+                direct->writer_outside = true; // its channel's write side is ours
+                call->m_state = process_call_state::running;
+            } else {
+                m_queue.push_back(call);
+            }
         }
-        wake();
+        if (direct == nullptr) {
+            wake();
+            return;
+        }
+        // `direct` stays in m_workers while writer_outside is set (sweep and
+        // the end of run() wait for it); `call` keeps the frame alive even if
+        // the answer or a cancel completes the call meanwhile.
+        const bool written = direct->channel.write_some(call->m_request);
+        const bool rest = written && direct->channel.wants_write(call->m_request);
+        bool needs_io_thread = false;
+        {
+            std::lock_guard lock(m_mutex);
+            direct->writer_outside = false;
+            needs_io_thread = !written || rest || direct->dead || !m_queue.empty() || m_shutdown;
+        }
+        if (needs_io_thread) {
+            wake(); // a failed write is seen again there, and the worker reaped
+        }
     }
 
     /// Throws what `submit` would throw if no more calls are accepted.
@@ -195,17 +228,23 @@ public:
                 std::lock_guard lock(m_mutex);
                 dispatch_locked();
                 finished = m_shutdown && m_queue.empty() &&
-                           std::none_of(m_workers.begin(), m_workers.end(),
-                                        [](const auto& w) { return w->call != nullptr; });
+                           std::none_of(m_workers.begin(), m_workers.end(), [](const auto& w) {
+                               return w->call != nullptr || w->writer_outside;
+                           });
+                m_sending.clear();
+                for (auto& w : m_workers) {
+                    if (sends_locked(*w)) {
+                        m_sending.push_back(w.get());
+                    }
+                }
             }
             if (finished) {
                 break;
             }
             // Send what was just dispatched now rather than after another
             // poll() turn: the socket almost always takes a small call at once.
-            for (auto& w : m_workers) {
-                if (w->call && !w->dead && w->channel.wants_write(w->call->m_request) &&
-                    !w->channel.write_some(w->call->m_request)) {
+            for (worker* w : m_sending) {
+                if (!w->channel.write_some(w->call->m_request)) {
                     mark_dead(*w); // EPIPE / ECONNRESET: the worker died
                 }
             }
@@ -217,13 +256,13 @@ public:
             polled.clear();
             pidfd_slot.clear();
             fds.push_back({m_wake_read.get(), POLLIN, 0});
-            for (auto& w : m_workers) {
-                short events = POLLIN;
-                if (w->call && w->channel.wants_write(w->call->m_request)) {
-                    events |= POLLOUT;
+            {
+                std::lock_guard lock(m_mutex); // a submitter may be giving a worker its call
+                for (auto& w : m_workers) {
+                    const short events = sends_locked(*w) ? POLLIN | POLLOUT : POLLIN;
+                    fds.push_back({w->channel.fd(), events, 0});
+                    polled.push_back(w.get());
                 }
-                fds.push_back({w->channel.fd(), events, 0});
-                polled.push_back(w.get());
             }
             for (worker* w : polled) {
                 pidfd_slot.push_back(w->pidfd.get() >= 0 ? fds.size() : 0);
@@ -246,7 +285,9 @@ public:
             for (std::size_t i = 0; i != polled.size(); ++i) {
                 const short revents = fds[i + 1].revents;
                 worker& w = *polled[i];
-                if ((revents & POLLOUT) != 0 && !w.dead && w.call &&
+                // POLLOUT is asked for only while w.call has bytes to send,
+                // and then only this thread changes w.call.
+                if ((revents & POLLOUT) != 0 && !w.dead &&
                     !w.channel.write_some(w.call->m_request)) {
                     mark_dead(w); // EPIPE / ECONNRESET: the worker died
                 }
@@ -283,16 +324,39 @@ private:
     /// One worker process, as the I/O thread sees it.
     struct worker {
         pid_t pid = -1;
-        process_channel channel;                 ///< I/O thread only
-        unique_fd pidfd;                         ///< readable once it exits; I/O thread only
-        std::string kill_reason;                 ///< why the pool killed it; I/O thread only
-        bool kill_fails_codec = false;           ///< fail its call with serialization_error
-        bool ready = false;                      ///< sent `ready`; guarded by m_mutex
-        bool dead = false;                       ///< to be reaped; guarded by m_mutex
-        bool expected_exit = false;              ///< the pool stops it; guarded by m_mutex
+        process_channel channel;       ///< I/O thread only
+        unique_fd pidfd;               ///< readable once it exits; I/O thread only
+        std::string kill_reason;       ///< why the pool killed it; I/O thread only
+        bool kill_fails_codec = false; ///< fail its call with serialization_error
+        bool ready = false;            ///< sent `ready`; guarded by m_mutex
+        bool dead = false;             ///< to be reaped; guarded by m_mutex
+        bool expected_exit = false;    ///< the pool stops it; guarded by m_mutex
+        bool writer_outside = false;   ///< `submit` is writing its call; guarded by m_mutex
         std::shared_ptr<process_call_base> call; ///< guarded by m_mutex
         std::size_t calls_done = 0;              ///< guarded by m_mutex
     };
+
+    [[nodiscard]] static bool idle_locked(const worker& w) noexcept {
+        return w.ready && !w.dead && !w.call && !w.writer_outside;
+    }
+
+    /// A worker that can take a call now, or null.
+    [[nodiscard]] worker* idle_worker_locked() const noexcept {
+        if (m_broken) {
+            return nullptr;
+        }
+        for (const auto& w : m_workers) {
+            if (idle_locked(*w)) {
+                return w.get();
+            }
+        }
+        return nullptr;
+    }
+
+    /// Whether the I/O thread is to send the rest of `w`'s call frame.
+    [[nodiscard]] static bool sends_locked(const worker& w) noexcept {
+        return w.call && !w.dead && !w.writer_outside && w.channel.wants_write(w.call->m_request);
+    }
 
     /// Hands queued calls to ready, idle workers.
     void dispatch_locked() {
@@ -303,7 +367,7 @@ private:
             if (m_queue.empty()) {
                 return;
             }
-            if (w->ready && !w->dead && !w->call) {
+            if (idle_locked(*w)) {
                 w->call = std::move(m_queue.front());
                 m_queue.pop_front();
                 w->call->m_state = process_call_state::running;
@@ -314,7 +378,7 @@ private:
     [[nodiscard]] bool any_dead() const {
         std::lock_guard lock(m_mutex);
         return std::any_of(m_workers.begin(), m_workers.end(),
-                           [](const auto& w) { return w->dead; });
+                           [](const auto& w) { return w->dead && !w->writer_outside; });
     }
 
     /// Starts workers until there are `max_workers` (while there is work to
@@ -527,7 +591,7 @@ private:
             {
                 std::lock_guard lock(m_mutex);
                 for (auto& candidate : m_workers) {
-                    if (candidate->dead) {
+                    if (candidate->dead && !candidate->writer_outside) { // else submit wakes us
                         w = candidate.get();
                         break;
                     }
@@ -670,12 +734,13 @@ private:
     std::deque<std::shared_ptr<process_call_base>> m_queue; // guarded by m_mutex
     std::vector<std::unique_ptr<worker>> m_workers; // guarded by m_mutex; I/O thread mutates
     std::vector<std::uint64_t> m_kills;             // guarded by m_mutex
-    std::uint64_t m_next_id = 0;                    // guarded by m_mutex
-    std::size_t m_completed = 0;                    // guarded by m_mutex
-    std::size_t m_crashed = 0;                      // guarded by m_mutex
-    bool m_shutdown = false;                        // guarded by m_mutex
-    bool m_broken = false;                          // guarded by m_mutex
-    std::string m_broken_reason;                    // guarded by m_mutex
+    std::vector<worker*> m_sending; // workers with a frame to send this turn; I/O thread only
+    std::uint64_t m_next_id = 0;    // guarded by m_mutex
+    std::size_t m_completed = 0;    // guarded by m_mutex
+    std::size_t m_crashed = 0;      // guarded by m_mutex
+    bool m_shutdown = false;        // guarded by m_mutex
+    bool m_broken = false;          // guarded by m_mutex
+    std::string m_broken_reason;    // guarded by m_mutex
 };
 
 } // namespace unblock::detail
