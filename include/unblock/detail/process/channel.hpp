@@ -74,20 +74,20 @@ public:
     /// workers), and passes each complete payload to `on_frame`, which returns
     /// false to stop reading. After `bad_header` or `no_memory` the stream
     /// cannot be resynchronised: `rejected_length()` says what was announced.
+    ///
+    /// Small frames arrive through a staging buffer, so a whole answer is one
+    /// recv(); a read that comes back short means the socket is drained for
+    /// now, and the next poll() reports the rest (no recv() just to see EAGAIN).
     template <class OnFrame>
     [[nodiscard]] process_read_status read_some(OnFrame&& on_frame,
                                                 std::size_t budget = std::size_t{16} << 20) {
         while (budget != 0) {
-            std::byte* target;
-            std::size_t want;
-            if (m_in_payload) {
-                target = m_payload.data() + m_payload_got;
-                want = m_payload.size() - m_payload_got;
-            } else {
-                target = m_header.data() + m_header_got;
-                want = m_header.size() - m_header_got;
-            }
-            const ssize_t n = ::recv(m_fd.get(), target, std::min(want, budget), MSG_DONTWAIT);
+            const bool direct =
+                m_in_payload && m_payload.size() - m_payload_got >= m_staging.size();
+            std::byte* target = direct ? m_payload.data() + m_payload_got : m_staging.data();
+            const std::size_t want =
+                std::min(direct ? m_payload.size() - m_payload_got : m_staging.size(), budget);
+            const ssize_t n = ::recv(m_fd.get(), target, want, MSG_DONTWAIT);
             if (n < 0 && errno == EINTR) {
                 continue;
             }
@@ -99,33 +99,20 @@ public:
             }
             const auto got = static_cast<std::size_t>(n);
             budget -= got;
-            if (!m_in_payload) {
-                m_header_got += got;
-                if (m_header_got == m_header.size()) {
-                    std::uint64_t length = 0;
-                    const bool ours = process_parse_header(m_header.data(), length);
-                    m_rejected_length = length;
-                    if (!ours || length == 0 || length > m_max_frame) {
-                        m_rejected_foreign = !ours;
-                        return process_read_status::bad_header;
-                    }
-                    try {
-                        m_payload.resize(integer_cast<std::size_t>(length));
-                    } catch (const std::bad_alloc&) {
-                        return process_read_status::no_memory;
-                    }
-                    m_payload_got = 0;
-                    m_in_payload = true;
+            if (direct) {
+                m_payload_got += got;
+                if (m_payload_got == m_payload.size() && !deliver(on_frame)) {
+                    return process_read_status::open;
                 }
             } else {
-                m_payload_got += got;
-                if (m_payload_got == m_payload.size()) {
-                    m_in_payload = false;
-                    m_header_got = 0;
-                    if (!on_frame(std::exchange(m_payload, {}))) {
-                        return process_read_status::open;
-                    }
+                bool more = true;
+                const process_read_status status = consume(m_staging.data(), got, on_frame, more);
+                if (status != process_read_status::open || !more) {
+                    return status;
                 }
+            }
+            if (got < want) {
+                return process_read_status::open; // drained for now
             }
         }
         return process_read_status::open;
@@ -141,11 +128,63 @@ public:
     [[nodiscard]] std::uint64_t max_frame() const noexcept { return m_max_frame; }
 
 private:
+    /// Hands the completed payload to `on_frame`; its answer.
+    template <class OnFrame>
+    bool deliver(OnFrame& on_frame) {
+        m_in_payload = false;
+        m_header_got = 0;
+        return on_frame(std::exchange(m_payload, {}));
+    }
+
+    /// Feeds `size` staged bytes into the header and payload being assembled.
+    /// `more` becomes false when `on_frame` asks to stop.
+    template <class OnFrame>
+    process_read_status consume(const std::byte* data, std::size_t size, OnFrame& on_frame,
+                                bool& more) {
+        while (size != 0) {
+            if (!m_in_payload) {
+                const std::size_t take = std::min(size, m_header.size() - m_header_got);
+                std::memcpy(m_header.data() + m_header_got, data, take);
+                m_header_got += take;
+                data += take;
+                size -= take;
+                if (m_header_got < m_header.size()) {
+                    return process_read_status::open;
+                }
+                std::uint64_t length = 0;
+                const bool ours = process_parse_header(m_header.data(), length);
+                m_rejected_length = length;
+                if (!ours || length == 0 || length > m_max_frame) {
+                    m_rejected_foreign = !ours;
+                    return process_read_status::bad_header;
+                }
+                try {
+                    m_payload.resize(integer_cast<std::size_t>(length));
+                } catch (const std::bad_alloc&) {
+                    return process_read_status::no_memory;
+                }
+                m_payload_got = 0;
+                m_in_payload = true;
+            }
+            const std::size_t take = std::min(size, m_payload.size() - m_payload_got);
+            std::memcpy(m_payload.data() + m_payload_got, data, take);
+            m_payload_got += take;
+            data += take;
+            size -= take;
+            if (m_payload_got == m_payload.size() && !deliver(on_frame)) {
+                more = false; // the rest of the stream is not wanted
+                return process_read_status::open;
+            }
+        }
+        return process_read_status::open;
+    }
+
     unique_fd m_fd;
     std::uint64_t m_max_frame = process_default_max_frame;
     std::uint64_t m_rejected_length = 0;
     bool m_rejected_foreign = false;
-    std::size_t m_sent = 0; ///< bytes of the current outgoing frame sent
+    std::size_t m_sent = 0;                  ///< bytes of the current outgoing frame sent
+    std::array<std::byte, 4096> m_staging{}; ///< small frames, whole, in one recv()
     std::array<std::byte, process_header_bytes> m_header{};
     std::size_t m_header_got = 0;
     std::vector<std::byte> m_payload;

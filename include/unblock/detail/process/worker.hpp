@@ -16,8 +16,13 @@
 #include "thunk.hpp"
 #include "wire.hpp"
 
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <string>
 #include <vector>
@@ -97,6 +102,46 @@ inline byte_writer process_worker_answer(process_request& request, std::uint64_t
     return frame;
 }
 
+/// The worker's end of its socket, read through a buffer: a small call frame,
+/// header and payload, is one read().
+class process_worker_input {
+public:
+    explicit process_worker_input(int fd) noexcept : m_fd(fd) {}
+
+    /// Reads exactly `size` bytes; false on EOF or error.
+    [[nodiscard]] bool read(void* data, std::size_t size) noexcept {
+        auto* out = static_cast<std::byte*>(data);
+        while (size != 0) {
+            if (m_begin == m_end) {
+                if (size >= m_buffer.size()) {
+                    return process_read_all(m_fd, out, size); // large: no copy
+                }
+                const ssize_t n = ::read(m_fd, m_buffer.data(), m_buffer.size());
+                if (n < 0 && errno == EINTR) {
+                    continue;
+                }
+                if (n <= 0) {
+                    return false;
+                }
+                m_begin = 0;
+                m_end = static_cast<std::size_t>(n);
+            }
+            const std::size_t take = std::min(size, m_end - m_begin);
+            std::memcpy(out, m_buffer.data() + m_begin, take);
+            m_begin += take;
+            out += take;
+            size -= take;
+        }
+        return true;
+    }
+
+private:
+    int m_fd;
+    std::size_t m_begin = 0;
+    std::size_t m_end = 0;
+    std::array<std::byte, 4096> m_buffer{};
+};
+
 /// Serves calls on `fd` until EOF. Returns the exit code.
 inline int process_worker_loop(int fd, void (*initializer)(), std::uint64_t max_frame) {
     if (initializer != nullptr) {
@@ -116,9 +161,10 @@ inline int process_worker_loop(int fd, void (*initializer)(), std::uint64_t max_
             return 0;
         }
     }
+    process_worker_input input(fd);
     for (;;) {
         std::byte header[process_header_bytes];
-        if (!process_read_all(fd, header, sizeof header)) {
+        if (!input.read(header, sizeof header)) {
             return 0; // EOF: the pool is done with this worker
         }
         std::uint64_t length = 0;
@@ -127,7 +173,7 @@ inline int process_worker_loop(int fd, void (*initializer)(), std::uint64_t max_
         }
         process_request request;
         request.storage.resize(integer_cast<std::size_t>(length));
-        if (!process_read_all(fd, request.storage.data(), request.storage.size())) {
+        if (!input.read(request.storage.data(), request.storage.size())) {
             return 0;
         }
         request.reader = byte_reader(request.storage.data(), request.storage.size());
