@@ -3,9 +3,13 @@
 /// where it helps, what to do about it.
 #pragma once
 
+#include "detail/error_text.hpp"
+
+#include <exception>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace unblock {
 
@@ -117,6 +121,36 @@ private:
 class serialization_error : public error {
 public:
     using error::error;
+};
+
+/// Several tasks of a `task_group` failed (asyncio's ExceptionGroup): every
+/// exception, in the order they happened. `what()` lists their messages.
+/// A group fails with it also when one task failed, as asyncio's does, so a
+/// handler has one shape to catch.
+class exception_group : public error {
+public:
+    explicit exception_group(std::vector<std::exception_ptr> errors)
+        : error(describe(errors)),
+          m_errors(std::make_shared<const std::vector<std::exception_ptr>>(std::move(errors))) {}
+
+    /// The exceptions, in the order the tasks failed.
+    [[nodiscard]] const std::vector<std::exception_ptr>& exceptions() const noexcept {
+        return *m_errors;
+    }
+
+private:
+    static std::string describe(const std::vector<std::exception_ptr>& errors) {
+        std::string text = "unblock::task_group: " + std::to_string(errors.size()) +
+                           (errors.size() == 1 ? " task failed" : " tasks failed");
+        for (std::size_t i = 0; i != errors.size(); ++i) {
+            text += (i == 0 ? ": " : "; ");
+            text += "(" + std::to_string(i + 1) + ") " + detail::error_text(errors[i]);
+        }
+        return text + " (exceptions() holds each one)";
+    }
+
+    // shared: copying an exception must not throw
+    std::shared_ptr<const std::vector<std::exception_ptr>> m_errors;
 };
 
 } // namespace unblock

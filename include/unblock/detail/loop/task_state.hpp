@@ -116,4 +116,18 @@ template <class Promise>
     }
 }
 
+/// `co_await current_task_state{}` yields the state of the task the awaiting
+/// coroutine runs in (nullptr outside a task), without suspending.
+struct current_task_state {
+    bool await_ready() const noexcept { return false; }
+    template <class Promise>
+    bool await_suspend(std::coroutine_handle<Promise> self) noexcept {
+        m_state = task_of(self);
+        return false;
+    }
+    task_state* await_resume() const noexcept { return m_state; }
+
+    task_state* m_state = nullptr;
+};
+
 } // namespace unblock::detail
