@@ -52,23 +52,30 @@ template <class Awaitable>
 using gather_value_t = std::conditional_t<std::is_void_v<await_result_t<Awaitable>>, std::monostate,
                                           std::remove_cvref_t<await_result_t<Awaitable>>>;
 
-/// Waits until every task of a gather has finished.
+/// When a gather_awaiter cancels the children that are still running.
+enum class cancel_siblings {
+    never,              ///< gather(return_exceptions, ...)
+    on_failure,         ///< gather: the first failure stops the rest
+    on_first_completion ///< when_any: the first to finish, however, stops the rest
+};
+
+/// Waits until every task of a gather (or a when_any) has finished.
 ///
-/// Unless outcomes are collected, the first task to fail makes the others
-/// cancelled. If the gathering task is cancelled, every child is cancelled.
-/// Either way the awaiter resumes only when all children have finished, so
-/// none outlives what it references.
+/// The first child to fail, or to finish, makes the others cancelled as
+/// `policy` says. If the gathering task is cancelled, every child is
+/// cancelled. Either way the awaiter resumes only when all children have
+/// finished, so none outlives what it references.
 class gather_awaiter final : cancellable_wait, completion_listener {
 public:
-    gather_awaiter(std::span<task_state* const> children, bool cancel_on_failure) noexcept
-        : m_children(children), m_cancel_on_failure(cancel_on_failure) {}
+    gather_awaiter(std::span<task_state* const> children, cancel_siblings policy) noexcept
+        : m_children(children), m_policy(policy) {}
 
     bool await_ready() noexcept {
         for (task_state* child : m_children) {
             if (!child->m_done) {
                 ++m_remaining;
             } else {
-                note_failure(*child);
+                note_finished(*child);
             }
         }
         return m_remaining == 0;
@@ -90,16 +97,23 @@ public:
 
     /// The first child that failed, in completion order, or nullptr.
     [[nodiscard]] task_state* first_failure() const noexcept { return m_first_failure; }
+    /// The first child that finished (value, exception or cancellation), in
+    /// completion order; children already done when awaited count in their order.
+    [[nodiscard]] task_state* first_finished() const noexcept { return m_first_finished; }
 
 private:
-    void note_failure(task_state& child) noexcept {
+    void note_finished(task_state& child) noexcept {
+        if (!m_first_finished) {
+            m_first_finished = &child;
+            if (m_policy == cancel_siblings::on_first_completion) cancel_children();
+        }
         if (!child.m_exception || m_first_failure) return;
         m_first_failure = &child;
-        if (m_cancel_on_failure) cancel_children();
+        if (m_policy == cancel_siblings::on_failure) cancel_children();
     }
 
     std::coroutine_handle<> task_finished(task_state& child) noexcept override {
-        note_failure(child);
+        note_finished(child);
         return --m_remaining == 0 ? m_awaiting : std::noop_coroutine();
     }
 
@@ -111,9 +125,10 @@ private:
     }
 
     std::span<task_state* const> m_children;
-    bool m_cancel_on_failure;
+    cancel_siblings m_policy;
     std::size_t m_remaining = 0;
     task_state* m_first_failure = nullptr;
+    task_state* m_first_finished = nullptr;
     std::coroutine_handle<> m_awaiting;
 };
 
@@ -164,7 +179,8 @@ auto gather_all(Awaitable... awaitables)
         create_task(std::move(awaitables))...};
     const auto children =
         std::apply([](auto&... h) { return std::array{state_pointer(h)...}; }, handles);
-    gather_awaiter waiting(children, !collect);
+    gather_awaiter waiting(children,
+                           collect ? cancel_siblings::never : cancel_siblings::on_failure);
     co_await waiting;
     if constexpr (collect) {
         co_return std::apply(
@@ -213,6 +229,27 @@ auto gather(return_exceptions_t, Awaitable... awaitables)
 
 namespace detail {
 
+/// Awaitables started as tasks, and the tasks' states for a gather_awaiter.
+template <class Awaitable>
+struct started_tasks {
+    std::vector<join_handle<await_result_t<Awaitable>>> handles;
+    std::vector<task_state*> children;
+};
+
+/// Starts each of `awaitables` as a task, in order, and empties the vector.
+template <class Awaitable>
+started_tasks<Awaitable> start_each(std::vector<Awaitable>& awaitables) {
+    started_tasks<Awaitable> started;
+    started.handles.reserve(awaitables.size());
+    started.children.reserve(awaitables.size());
+    for (Awaitable& awaitable : awaitables) {
+        started.handles.push_back(create_task(std::move(awaitable)));
+        started.children.push_back(state_pointer(started.handles.back()));
+    }
+    awaitables.clear();
+    return started;
+}
+
 /// The one body of both vector gathers, the counterpart of gather_all: each
 /// awaitable runs as its own task; with `collect`, each result is an
 /// `outcome`, otherwise the first failure cancels the rest and is rethrown
@@ -221,16 +258,9 @@ template <bool collect, class Awaitable>
 auto gather_each(std::vector<Awaitable> awaitables) -> task<std::vector<
     std::conditional_t<collect, outcome<gather_value_t<Awaitable>>, gather_value_t<Awaitable>>>> {
     using value = gather_value_t<Awaitable>;
-    std::vector<join_handle<await_result_t<Awaitable>>> handles;
-    std::vector<task_state*> children;
-    handles.reserve(awaitables.size());
-    children.reserve(awaitables.size());
-    for (Awaitable& awaitable : awaitables) {
-        handles.push_back(create_task(std::move(awaitable)));
-        children.push_back(state_pointer(handles.back()));
-    }
-    awaitables.clear();
-    gather_awaiter waiting(children, !collect);
+    auto [handles, children] = start_each(awaitables);
+    gather_awaiter waiting(children,
+                           collect ? cancel_siblings::never : cancel_siblings::on_failure);
     co_await waiting;
     if constexpr (!collect) {
         if (task_state* failed = waiting.first_failure()) rethrow_failure(*failed);

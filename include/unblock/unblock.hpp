@@ -2,6 +2,7 @@
 /// Everything unblock offers.
 #pragma once
 
+#include "as_completed.hpp"
 #include "capacity_limiter.hpp"
 #include "codec.hpp"
 #include "condition.hpp"
@@ -22,3 +23,5 @@
 #include "thread_pool.hpp"
 #include "time.hpp"
 #include "timeout.hpp"
+#include "wait.hpp"
+#include "when_any.hpp"
