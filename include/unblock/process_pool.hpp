@@ -390,6 +390,12 @@ public:
 
     /// Runs `f(x)` for every `x` of `inputs` and returns the results in order.
     ///
+    /// BLOCKS THE CALLING THREAD until every call has returned, like
+    /// concurrent.futures' Executor.map. Never call it on an event loop's
+    /// thread (from a coroutine): the loop stalls for the whole map. From a
+    /// coroutine, use `co_await unblock::map(pool, f, inputs, options)`
+    /// (map.hpp), which waits without blocking.
+    ///
     /// `chunksize` inputs travel in one message (fewer round trips for small
     /// calls); the input element type needs a codec. Waits for every chunk;
     /// the first failure (in input order) is rethrown.

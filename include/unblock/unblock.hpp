@@ -13,6 +13,7 @@
 #include "gather.hpp"
 #include "join_handle.hpp"
 #include "lock.hpp"
+#include "map.hpp"
 #include "offload.hpp"
 #include "process_pool.hpp"
 #include "queue.hpp"

@@ -1,0 +1,135 @@
+// unblock::map: Executor.map for coroutines, over thread pools, process pools
+// and custom executors.
+#include <catch2/catch.hpp>
+#include <unblock/map.hpp>
+#include <unblock/unblock.hpp>
+
+#include <atomic>
+#include <functional>
+#include <latch>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using unblock::task;
+
+namespace {
+
+int square(int x) { return x * x; }
+
+int fail_on_three(int x) {
+    if (x == 3) throw std::invalid_argument("three");
+    return x;
+}
+
+/// A custom executor: runs each call on a thread of its own.
+struct thread_per_call {
+    void execute(std::function<void()> f) { std::thread(std::move(f)).detach(); }
+};
+
+} // namespace
+
+TEST_CASE("map returns results in input order on a thread pool, a process pool and a custom "
+          "executor",
+          "[map]") {
+    unblock::thread_pool_executor threads(4);
+    unblock::process_pool_executor processes(2);
+    thread_per_call custom;
+    auto main_task = [&]() -> task<> {
+        const std::vector<int> inputs{1, 2, 3, 4, 5, 6, 7, 8};
+        const std::vector<int> squares{1, 4, 9, 16, 25, 36, 49, 64};
+        auto on_threads = co_await unblock::map(threads, square, inputs, {.max_concurrency = 3});
+        auto on_processes = co_await unblock::map(processes, square, inputs);
+        auto on_custom = co_await unblock::map(custom, square, inputs, {.max_concurrency = 2});
+        auto on_default = co_await unblock::map(nullptr, square, inputs);
+        CHECK(on_threads == squares);
+        CHECK(on_processes == squares);
+        CHECK(on_custom == squares);
+        CHECK(on_default == squares);
+        auto unordered = co_await unblock::map(threads, square, inputs, {.ordered = false});
+        std::sort(unordered.begin(), unordered.end());
+        CHECK(unordered == squares);
+    };
+    unblock::run(main_task());
+}
+
+TEST_CASE("map bounds the calls in flight", "[map]") {
+    unblock::thread_pool_executor threads(8);
+    std::atomic<int> running{0};
+    std::atomic<int> most{0};
+    auto main_task = [&]() -> task<std::size_t> {
+        std::vector<int> inputs(40, 1);
+        auto results =
+            co_await unblock::map(threads,
+                                  [&](int x) {
+                                      const int now = ++running;
+                                      int seen = most.load();
+                                      while (now > seen && !most.compare_exchange_weak(seen, now)) {
+                                      }
+                                      std::this_thread::sleep_for(
+                                          1ms); // overlap, so that a missing bound shows
+                                      --running;
+                                      return x;
+                                  },
+                                  inputs, {.max_concurrency = 3});
+        co_return results.size();
+    };
+    CHECK(unblock::run(main_task()) == 40);
+    CHECK(most.load() <= 3);
+    CHECK(most.load() >= 1);
+}
+
+TEST_CASE("map: the first failure stops the rest, and inputs not submitted never run",
+          "[map][cancel]") {
+    unblock::thread_pool_executor threads(2);
+    std::atomic<int> calls{0};
+    auto main_task = [&]() -> task<std::string> {
+        std::vector<int> inputs;
+        for (int i = 0; i < 100; ++i)
+            inputs.push_back(i);
+        try {
+            co_await unblock::map(threads,
+                                  [&](int x) {
+                                      ++calls;
+                                      return fail_on_three(x);
+                                  },
+                                  inputs, {.max_concurrency = 2});
+        } catch (const std::invalid_argument& e) {
+            co_return e.what();
+        }
+        co_return "no failure";
+    };
+    CHECK(unblock::run(main_task()) == "three");
+    CHECK(calls.load() < 100); // the rest were never submitted
+}
+
+TEST_CASE("map: cancelling the caller withdraws queued calls and asks running ones to stop",
+          "[map][cancel]") {
+    unblock::thread_pool_executor threads(1);
+    std::latch started(1);
+    std::atomic<int> calls{0};
+    auto main_task = [&]() -> task<bool> {
+        std::vector<int> inputs(10, 0);
+        auto mapping = unblock::create_task(unblock::map(
+            threads,
+            [&](std::stop_token stop, int) {
+                if (++calls == 1) started.count_down();
+                while (!stop.stop_requested())
+                    std::this_thread::sleep_for(1ms);
+                return 0;
+            },
+            inputs));
+        co_await unblock::to_thread([&] { started.wait(); });
+        mapping.cancel();
+        try {
+            co_await mapping;
+        } catch (const unblock::cancelled_error&) {
+            co_return true;
+        }
+        co_return false;
+    };
+    CHECK(unblock::run(main_task()));
+    CHECK(calls.load() == 1); // the other nine were withdrawn from the pool's queue
+}
