@@ -2,6 +2,7 @@
 /// Everything unblock offers.
 #pragma once
 
+#include "abandon_on_cancel.hpp"
 #include "as_completed.hpp"
 #include "capacity_limiter.hpp"
 #include "codec.hpp"
