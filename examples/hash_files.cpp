@@ -2,12 +2,15 @@
 //
 // Reading files is blocking I/O, so each file is read and hashed on the
 // default thread pool while the loop thread stays free: it prints a progress
-// line as each file finishes and could serve other tasks meanwhile.
+// line as each file finishes and could serve other tasks meanwhile. A
+// capacity_limiter keeps at most N files open at once, however many there
+// are (a crawler's politeness limit; the disk's queue depth).
 //
-//   hash_files [directory]     (default: the current directory)
+//   hash_files [directory [N]]     (default: the current directory, N = 4)
 #include <unblock/unblock.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -24,8 +27,15 @@ struct file_hash {
     std::uintmax_t bytes = 0;
 };
 
+std::atomic<int> files_open{0};
+std::atomic<int> most_files_open{0};
+
 /// FNV-1a over the file's bytes, read in 64 KiB blocks. Blocking.
 file_hash hash_file(const fs::path& path) {
+    const int open_now = ++files_open;
+    int most = most_files_open.load();
+    while (open_now > most && !most_files_open.compare_exchange_weak(most, open_now)) {
+    }
     file_hash result{path, 14695981039346656037ull, 0};
     std::ifstream in(path, std::ios::binary);
     std::vector<char> block(64 * 1024);
@@ -37,6 +47,7 @@ file_hash hash_file(const fs::path& path) {
         }
         result.bytes += static_cast<std::uintmax_t>(in.gcount());
     }
+    --files_open;
     return result;
 }
 
@@ -51,13 +62,14 @@ std::vector<fs::path> list_files(const fs::path& root) {
     return files;
 }
 
-unblock::task<int> hash_tree(fs::path root) {
+unblock::task<int> hash_tree(fs::path root, std::size_t limit) {
     const auto start = std::chrono::steady_clock::now();
     const std::vector<fs::path> files = co_await unblock::to_thread(list_files, root);
+    unblock::capacity_limiter disk(limit); // at most `limit` hash_file calls at once
 
     std::size_t finished = 0;
     auto hash_one = [&](fs::path path) -> unblock::task<file_hash> {
-        file_hash result = co_await unblock::to_thread(hash_file, std::move(path));
+        file_hash result = co_await disk.run(hash_file, std::move(path));
         ++finished; // back on the loop thread: no lock needed
         std::printf("\r[%zu/%zu] hashed", finished, files.size());
         std::fflush(stdout);
@@ -77,6 +89,8 @@ unblock::task<int> hash_tree(fs::path root) {
     }
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - start);
+    std::printf("at most %d of %zu files open at once (limit %zu)\n", most_files_open.load(),
+                files.size(), limit);
     std::printf("hashed %zu files, %ju bytes in %lld ms\n", hashes.size(), total,
                 static_cast<long long>(ms.count()));
     co_return 0;
@@ -88,5 +102,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "hash_files: %s is not a directory\n", root.string().c_str());
         return 2;
     }
-    return unblock::run(hash_tree(root));
+    const std::size_t limit = argc > 2 ? std::stoul(argv[2]) : 4;
+    if (limit == 0) {
+        std::fprintf(stderr, "hash_files: N must be at least 1\n");
+        return 2;
+    }
+    return unblock::run(hash_tree(root, limit));
 }
