@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <unblock/unblock.hpp>
 
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -91,4 +92,15 @@ TEST_CASE("a loop about to sleep hands its cached frames back to the allocator",
         after_idle = frame_cache::local().cached_blocks();
     }());
     CHECK(after_idle == 0);
+}
+
+TEST_CASE("a loop waiting for a long offload hands its cached frames back", "[frame_cache]") {
+    std::size_t after_wait = 1;
+    unblock::run([&]() -> unblock::task<> {
+        (void)co_await run_tasks(1000);
+        // Far longer than event_loop::frame_cache_grace: the loop sleeps, so it lets go.
+        co_await unblock::to_thread([] { std::this_thread::sleep_for(50ms); });
+        after_wait = frame_cache::local().cached_blocks();
+    }());
+    CHECK(after_wait == 0);
 }

@@ -80,6 +80,32 @@ TEST_CASE("waiting on semaphore, event and lock allocates nothing in steady stat
     CHECK(unblock::run(body()) == 0);
 }
 
+TEST_CASE("capacity_limiter::run allocates nothing per call, waiting or not",
+          "[sync][allocations][capacity_limiter]") {
+    auto body = []() -> task<long> {
+        unblock::capacity_limiter limiter(1);
+        int runs = 0;
+        auto many = [&](int n) -> task<> {
+            for (int i = 0; i < n; ++i)
+                co_await limiter.run([&runs] { ++runs; });
+        };
+        co_await many(2); // warm: the pool's thread started
+        // Two tasks share one token: each run() waits for the other's call.
+        auto first = unblock::create_task(many(100));
+        auto second = unblock::create_task(many(100));
+        long allocations = 0;
+        {
+            allocation_counter counter;
+            co_await first;
+            co_await second;
+            allocations = counter.count();
+        }
+        CHECK(runs == 202);
+        co_return allocations;
+    };
+    CHECK(unblock::run(body()) == 0);
+}
+
 #else
 
 // Under a sanitizer the allocations cannot be counted; the same loop still

@@ -3,6 +3,7 @@
 /// handed to other threads run at once.
 #pragma once
 
+#include "detail/sync/limited_offload.hpp"
 #include "detail/sync/permit_pool.hpp"
 #include "offload.hpp"
 #include "task.hpp"
@@ -53,14 +54,17 @@ public:
         m_pool.give_back();
     }
 
-    /// Runs `to_thread(f, args...)` holding a token; yields its result or rethrows.
-    /// `f` and `args` are kept (moved) in the coroutine frame until the call ends.
+    /// Runs `to_thread(f, args...)` holding a token; yields its result or
+    /// rethrows. Lazy like to_thread: nothing happens until it is awaited.
+    /// Allocates nothing: the await itself waits in the FIFO and offloads.
     template <class Function, class... Args>
-    auto run(Function f, Args... args)
-        -> task<detail::await_result_t<decltype(unblock::to_thread(std::declval<Function>(),
-                                                                   std::declval<Args>()...))>> {
-        auto guard = co_await scoped();
-        co_return co_await unblock::to_thread(std::move(f), std::move(args)...);
+    auto run(Function&& f, Args&&... args) {
+        constexpr bool valid = detail::check_offloadable<Function, Args...>();
+        if constexpr (valid) {
+            using call = detail::call_for<Function, Args...>;
+            return detail::limited_call<call>(m_pool, call(std::forward<Function>(f),
+                                                           std::forward<Args>(args)...));
+        }
     }
 
     /// How many calls may run at once.

@@ -14,9 +14,11 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::runtime::{Builder, Runtime};
+use tokio::sync::Semaphore;
 use tokio::task::{spawn_blocking, JoinHandle};
 
 // --- Measuring (the counterparts of benchmarks/support/*.hpp) -----------------
@@ -197,6 +199,50 @@ fn w2(smoke: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+// --- W7 limited offloading -----------------------------------------------------
+
+/// One batch: n tasks started at once, each running one offloaded no-op while
+/// holding a permit of a Semaphore(8); first start to last completion.
+async fn w7_batch(n: usize, limiter: &Arc<Semaphore>) -> Duration {
+    let mut handles = Vec::with_capacity(n);
+    let start = Instant::now();
+    for _ in 0..n {
+        let limiter = Arc::clone(limiter);
+        handles.push(tokio::spawn(async move {
+            let _permit = limiter.acquire().await.expect("the semaphore is never closed");
+            spawn_blocking(|| {}).await.expect("no-op");
+        }));
+    }
+    join_all(handles).await;
+    start.elapsed()
+}
+
+/// N = 100,000: a warm-up batch, then the median of 3; allocations per task
+/// over the last batch, as unblock's w7 counts them.
+fn w7(smoke: bool) -> ExitCode {
+    let n = if smoke { 100 } else { 100_000 };
+    runtime(2).block_on(async {
+        let limiter = Arc::new(Semaphore::new(8));
+        w7_batch(n, &limiter).await; // warm-up
+        let mut rates = Vec::new();
+        let mut allocs = 0;
+        let cpu_before = process_cpu_time();
+        for _ in 0..3 {
+            let before = allocations();
+            let took = w7_batch(n, &limiter).await;
+            allocs = allocations() - before;
+            rates.push(n as f64 / took.as_secs_f64());
+        }
+        println!(
+            "W7 tokio n={n} tasks_per_s={:.0} allocs_per_task={:.2} cpu_ns_per_op={:.0}",
+            percentile(&mut rates, 50.0),
+            allocs as f64 / n as f64,
+            cpu_ns_per_op(process_cpu_time() - cpu_before, 3 * n)
+        );
+    });
+    ExitCode::SUCCESS
+}
+
 // --- W3 blocking concurrency ---------------------------------------------------
 
 /// One round: `tasks` tasks each offload a `sleep` of the thread; wall ms.
@@ -329,9 +375,10 @@ fn main() -> ExitCode {
         Some("w2") => w2(smoke),
         Some("w3") => w3(smoke),
         Some("w5") => w5(smoke, memory),
+        Some("w7") => w7(smoke),
         Some("idle") => idle(smoke),
         _ => {
-            eprintln!("usage: tokio_bench w1 | w2 | w3 | w5 [--memory] | idle   [--smoke]");
+            eprintln!("usage: tokio_bench w1 | w2 | w3 | w5 [--memory] | w7 | idle   [--smoke]");
             ExitCode::from(2)
         }
     }

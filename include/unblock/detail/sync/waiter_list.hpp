@@ -29,6 +29,9 @@ namespace unblock::detail {
 class waiter_node : public list_hook<waiter_node>, public loop_node {
 public:
     waiter_node() noexcept : loop_node(&wake) {}
+    /// A waiter whose grant (or withdrawal) runs `on_scheduled` on the loop
+    /// instead of resuming the coroutine (a limiter's call starts its work).
+    explicit waiter_node(run_fn on_scheduled) noexcept : loop_node(on_scheduled) {}
     waiter_node(const waiter_node&) = delete;
     waiter_node& operator=(const waiter_node&) = delete;
     /// A frame destroyed while suspended (its loop torn down) leaves the FIFO.
