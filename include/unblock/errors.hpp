@@ -9,6 +9,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace unblock {
@@ -26,6 +27,16 @@ class cancelled_error : public error {
 public:
     cancelled_error() : error("unblock: the operation was cancelled") {}
     using error::error;
+};
+
+/// `run()` was interrupted by SIGINT (Ctrl-C): its main task was cancelled
+/// and its cleanup ran (asyncio.run's KeyboardInterrupt). A second SIGINT
+/// meanwhile ends the process the default way.
+class interrupted_error : public cancelled_error {
+public:
+    interrupted_error()
+        : cancelled_error("unblock::run: interrupted by SIGINT (Ctrl-C); the main task was "
+                          "cancelled and its cleanup ran") {}
 };
 
 /// `wait_for` ran out of time; the inner work has been cancelled.
@@ -115,6 +126,20 @@ public:
 
 private:
     std::shared_ptr<const std::string> m_type_name; // shared: copying an exception must not throw
+};
+
+/// A system call on a file descriptor failed: waiting on a closed or invalid
+/// fd, a regular file given to wait_readable, a loop that could not create
+/// its epoll instance. `code()` is the errno.
+class io_error : public error {
+public:
+    io_error(std::error_code code, const std::string& what)
+        : error(what + ": " + code.message()), m_code(code) {}
+
+    [[nodiscard]] const std::error_code& code() const noexcept { return m_code; }
+
+private:
+    std::error_code m_code;
 };
 
 /// A value could not be encoded or decoded for a process pool.

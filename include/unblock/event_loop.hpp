@@ -11,6 +11,8 @@
 #include "detail/loop/frame_cache.hpp"
 #include "detail/loop/inbox.hpp"
 #include "detail/loop/loop_node.hpp"
+#include "detail/loop/reactor.hpp"
+#include "detail/loop/signals.hpp"
 #include "detail/loop/task_state.hpp"
 #include "detail/loop/timer_heap.hpp"
 #include "detail/spin.hpp"
@@ -275,6 +277,60 @@ public:
     /// True while a thread runs this loop.
     [[nodiscard]] bool is_running() const noexcept { return m_running; }
 
+    // --- file descriptors (asyncio's add_reader / add_writer) -------------------
+    /// Calls `callback()` on the loop thread, in every iteration while `fd` is
+    /// readable (level-triggered, as asyncio), until remove_reader(fd). One
+    /// reader per fd: a second add_reader replaces the callback. Throws
+    /// `io_error` for an fd epoll cannot watch (closed, a regular file).
+    /// Remove it before closing the fd. Loop thread.
+    void add_reader(int fd, std::function<void()> callback) {
+        add_fd_callback(fd, detail::fd_direction::read, std::move(callback), "add_reader");
+    }
+    /// Stops calling the reader of `fd`; returns whether there was one.
+    bool remove_reader(int fd) { return remove_fd_callback(fd, detail::fd_direction::read); }
+    /// As add_reader, while `fd` is writable.
+    void add_writer(int fd, std::function<void()> callback) {
+        add_fd_callback(fd, detail::fd_direction::write, std::move(callback), "add_writer");
+    }
+    /// Stops calling the writer of `fd`; returns whether there was one.
+    bool remove_writer(int fd) { return remove_fd_callback(fd, detail::fd_direction::write); }
+
+    // --- signals (asyncio's add_signal_handler) ----------------------------------
+    /// Calls `callback()` on the loop thread when `signal_number` arrives,
+    /// whichever thread the kernel delivered it to; replaces the callback if
+    /// one is set. The signal's previous action comes back with
+    /// remove_signal_handler() or the loop's end. One loop per signal in the
+    /// process (`invalid_state_error` otherwise); SIGKILL, SIGSTOP and bad
+    /// numbers throw `std::invalid_argument`. Loop thread.
+    void add_signal_handler(int signal_number, std::function<void()> callback);
+    /// Restores the signal's previous action; returns whether it was handled here.
+    bool remove_signal_handler(int signal_number) {
+        check_usable_here("remove_signal_handler");
+        return m_signals && m_signals->remove(signal_number);
+    }
+
+    // --- guest mode: driven by another event loop (docs/guest-mode.md) ----------
+    /// A file descriptor that is readable whenever this loop has something to
+    /// do: a post from another thread (a completed offload, a future), a
+    /// watched fd ready, or work left over by run_once(). A host loop watches
+    /// it (level-triggered) and calls run_once() when it is readable, and also
+    /// at next_deadline().
+    [[nodiscard]] int pollable_fd() const noexcept { return m_reactor.fd(); }
+
+    /// When this loop next needs run_once() although pollable_fd() stays quiet:
+    /// the next timer, now if work is ready, nullopt if nothing is scheduled.
+    [[nodiscard]] std::optional<clock::time_point> next_deadline() const noexcept {
+        if (!m_ready.empty() || m_inbox.has_posts()) return clock::now();
+        if (m_timers.empty()) return std::nullopt;
+        return m_timers.top()->m_deadline;
+    }
+
+    /// Runs one iteration: what is ready now, or, with nothing ready, waits up
+    /// to `timeout` for something to become ready and runs it. For a host
+    /// loop (guest mode) or a hand-written driver; a coroutine never calls it.
+    /// Throws `invalid_state_error` if a loop already runs on this thread.
+    void run_once(clock::duration timeout = clock::duration::zero());
+
     /// Number of tasks created on this loop that have not finished.
     [[nodiscard]] std::size_t unfinished_tasks() const noexcept { return m_unfinished_tasks; }
 
@@ -381,7 +437,9 @@ private:
         return timer_handle(std::move(timer));
     }
 
-    void run_once();
+    /// One iteration; with nothing ready, sleeps until `wait_until` at most
+    /// and returns false (what woke it runs in the next iteration).
+    bool iterate(clock::time_point wait_until = clock::time_point::max());
     void run_node(detail::loop_node* node) noexcept;
     void report_slow_step(const std::string& task_name, clock::duration duration) noexcept;
 
@@ -390,6 +448,23 @@ private:
     detail::node_fifo m_ready;
     detail::timer_heap m_timers;
     detail::inbox m_inbox;
+    detail::reactor m_reactor{m_inbox.wake_fd()};
+    unsigned m_steps_since_poll = 0; ///< busy iterations since the reactor was last polled
+
+    /// An add_reader / add_writer callback: persistent, owned by the reactor's entry.
+    struct fd_callback final : detail::fd_waiter {
+        explicit fd_callback(std::function<void()> f)
+            : fd_waiter(&invoke), m_function(std::move(f)) {}
+        static void invoke(detail::loop_node* node) noexcept;
+        std::function<void()> m_function;
+        event_loop* m_loop = nullptr;
+        bool m_removed = false; ///< removed while queued: the run deletes it
+    };
+    void add_fd_callback(int fd, detail::fd_direction direction, std::function<void()> callback,
+                         const char* what);
+    bool remove_fd_callback(int fd, detail::fd_direction direction);
+    static void release_fd_callback(detail::fd_waiter* node) noexcept;
+    std::unique_ptr<detail::signal_handlers> m_signals; ///< created by the first add_signal_handler
 
     bool m_running = false;
     detail::intrusive_list<detail::task_state>
@@ -475,7 +550,10 @@ inline event_loop::running_scope::~running_scope() {
     detail::t_running_loop = nullptr;
 }
 
-inline void event_loop::run_once() {
+inline bool event_loop::iterate(clock::time_point wait_until) {
+    // A busy loop looks at its file descriptors every few iterations (as Tokio
+    // does), an idle one whenever it sleeps: no system call per step.
+    constexpr unsigned poll_interval = 61;
     if (m_inbox.has_posts()) m_inbox.take_all(m_ready);
     if (!m_timers.empty()) {
         const clock::time_point now = clock::now();
@@ -485,27 +563,127 @@ inline void event_loop::run_once() {
     if (m_ready.empty()) {
         flush_deferred_work();
         // Waiting for offloaded work: spin first if that pays now (detail::spin_advisor).
-        const bool awaiting_offload = m_offloads_in_flight > 0;
+        const bool may_sleep = wait_until > clock::time_point::min();
+        const bool awaiting_offload = may_sleep && m_offloads_in_flight > 0;
         detail::wait_clock waited;
         if (awaiting_offload && detail::spin_until([this] { return m_inbox.has_posts(); },
                                                    m_offload_spin.next_spin(), waited)) {
             m_offload_spin.record(waited.elapsed());
-            return; // a completion arrived while spinning
+            return false; // a completion arrived while spinning
         }
         if (awaiting_offload) (void)waited.start();
         // About to sleep: cached frames go back to the allocator (detail/frame_cache.hpp).
-        detail::frame_cache::local().release();
-        std::optional<clock::time_point> deadline;
-        if (!m_timers.empty()) deadline = m_timers.top()->m_deadline;
-        m_inbox.park(deadline);
+        if (may_sleep) detail::frame_cache::local().release();
+        clock::time_point deadline = wait_until;
+        if (!m_timers.empty() && m_timers.top()->m_deadline < deadline)
+            deadline = m_timers.top()->m_deadline;
+        if (m_inbox.begin_sleep()) {
+            m_reactor.wait(m_ready, deadline);
+            m_inbox.end_sleep();
+        }
+        m_steps_since_poll = 0;
         // Woken by a timer instead, the wait for the completion is not over: not a sample.
         if (awaiting_offload && m_inbox.has_posts()) m_offload_spin.record(waited.elapsed());
-        return;
+        return false;
+    }
+    if (m_reactor.has_waiters() && ++m_steps_since_poll >= poll_interval) {
+        m_steps_since_poll = 0;
+        m_reactor.wait(m_ready, clock::time_point::min()); // poll: what is ready runs next round
     }
     // Run exactly what is ready now; whatever these schedule waits for the next round.
     detail::node_fifo batch = std::move(m_ready);
     batch.consume([this](detail::loop_node& node) { run_node(&node); });
     flush_deferred_work();
+    return true;
+}
+
+inline void event_loop::run_once(clock::duration timeout) {
+    {
+        running_scope scope(*this);
+        const clock::time_point now = clock::now();
+        const bool ran =
+            iterate(timeout <= clock::duration::zero() ? clock::time_point::min()
+                                                       : detail::saturating_deadline(now, timeout));
+        if (!ran) iterate(clock::time_point::min()); // it waited: run what woke it
+    }
+    // Between iterations a host waits on pollable_fd(): posts must write the
+    // eventfd, and work already queued must make it readable.
+    if (!m_inbox.begin_sleep() || !m_ready.empty()) m_inbox.wake();
+}
+
+inline void event_loop::fd_callback::invoke(detail::loop_node* node) noexcept {
+    auto* self = static_cast<fd_callback*>(node);
+    self->m_queued = false;
+    if (self->m_removed) {
+        delete self;
+        return;
+    }
+    try {
+        self->m_function();
+    } catch (...) {
+        self->m_loop->call_exception_handler(
+            {"exception in an add_reader/add_writer callback", std::current_exception(), {}});
+    }
+}
+
+inline void event_loop::add_fd_callback(int fd, detail::fd_direction direction,
+                                        std::function<void()> callback, const char* what) {
+    check_usable_here(what);
+    if (!callback)
+        throw std::invalid_argument(std::string("unblock::event_loop::") + what +
+                                    ": the callback is empty");
+    auto node = std::make_unique<fd_callback>(std::move(callback));
+    node->m_loop = this;
+    detail::fd_waiter* previous = m_reactor.unwatch(fd, direction);
+    if (previous != nullptr && previous->m_run != &fd_callback::invoke) {
+        m_reactor.watch(fd, direction, previous, false, what); // an awaiter waits there: keep it
+        throw invalid_state_error(
+            std::string("unblock::event_loop::") + what +
+            ": a task is "
+            "waiting for fd " +
+            std::to_string(fd) + " (wait_readable/wait_writable); one waiter per fd and direction");
+    }
+    m_reactor.watch(fd, direction, node.get(), true, what);
+    node.release();
+    if (previous != nullptr) release_fd_callback(previous);
+}
+
+inline bool event_loop::remove_fd_callback(int fd, detail::fd_direction direction) {
+    check_usable_here(direction == detail::fd_direction::read ? "remove_reader" : "remove_writer");
+    detail::fd_waiter* node = m_reactor.unwatch(fd, direction);
+    if (node == nullptr) return false;
+    if (node->m_run != &fd_callback::invoke) { // an awaiter's: not ours to remove
+        m_reactor.watch(fd, direction, node, false, "remove_reader");
+        return false;
+    }
+    release_fd_callback(node);
+    return true;
+}
+
+inline void event_loop::add_signal_handler(int signal_number, std::function<void()> callback) {
+    check_usable_here("add_signal_handler");
+    if (!m_signals) {
+        auto handlers = std::make_unique<detail::signal_handlers>();
+        add_fd_callback(
+            handlers->read_fd(), detail::fd_direction::read,
+            [this] {
+                m_signals->dispatch([this](std::exception_ptr error) {
+                    call_exception_handler({"exception in a signal handler callback", error, {}});
+                });
+            },
+            "add_signal_handler");
+        m_signals = std::move(handlers);
+    }
+    m_signals->add(signal_number, std::move(callback));
+}
+
+inline void event_loop::release_fd_callback(detail::fd_waiter* node) noexcept {
+    auto* callback = static_cast<fd_callback*>(node);
+    if (callback->m_queued) {
+        callback->m_removed = true; // in the ready queue: its run deletes it
+    } else {
+        delete callback;
+    }
 }
 
 inline void event_loop::run_node(detail::loop_node* node) noexcept {
@@ -603,7 +781,7 @@ inline void event_loop::cancel_all_tasks() {
                 if (!t.m_done && !t.m_cancel_requested) t.request_cancel();
             });
         }
-        run_once();
+        iterate();
     }
 }
 
@@ -630,7 +808,7 @@ inline event_loop::~event_loop() {
             cancel_all_tasks();
             // Work whose future was dropped still posts back here: wait for it.
             while (m_offloads_in_flight > 0 || !m_ready.empty() || m_inbox.has_posts())
-                run_once();
+                iterate();
             m_default_executor_closed = true;
             if (std::shared_ptr<thread_pool_executor> pool = std::move(m_default_executor))
                 pool->shutdown(true);
@@ -638,7 +816,7 @@ inline event_loop::~event_loop() {
             // ended: run what they posted, then refuse more.
             m_inbox.close();
             while (!m_ready.empty() || m_inbox.has_posts())
-                run_once();
+                iterate();
         } catch (...) {
             call_exception_handler({"an event_loop could not finish its work while being "
                                     "destroyed; what was left was dropped",
@@ -649,6 +827,8 @@ inline event_loop::~event_loop() {
     } else {
         m_inbox.close();
     }
+    // add_reader/add_writer callbacks still registered are dropped.
+    m_reactor.drop_persistent(&release_fd_callback);
     // Pending call_later callbacks are dropped (their handles may outlive the loop).
     while (!m_timers.empty()) {
         detail::timer_node* node = m_timers.pop();
@@ -674,6 +854,8 @@ namespace detail {
 struct loop_access {
     /// Queues `node` to run in the next iteration. Loop thread.
     static void schedule(event_loop& loop, loop_node* node) noexcept { loop.schedule(node); }
+    /// The loop's epoll reactor, for awaiters that wait on file descriptors. Loop thread.
+    static reactor& reactor_of(event_loop& loop) noexcept { return loop.m_reactor; }
     /// Queues `node` from any thread and wakes the loop; allocates nothing.
     static void post(event_loop& loop, loop_node* node) noexcept { loop.post_threadsafe(node); }
     /// Queues `node` to run at `deadline`. Loop thread.

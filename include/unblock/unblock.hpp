@@ -18,6 +18,7 @@
 #include "offload.hpp"
 #include "process_pool.hpp"
 #include "queue.hpp"
+#include "readiness.hpp"
 #include "semaphore.hpp"
 #include "shield.hpp"
 #include "task.hpp"

@@ -6,11 +6,14 @@
 
 #include "../../event_loop.hpp"
 
+#include <csignal>
 #include <functional>
 #include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
+
+#include <unistd.h>
 
 namespace unblock {
 
@@ -39,6 +42,43 @@ task<Result> run_callable(Callable callable, Args... args) {
         co_await std::invoke(callable, std::move(args)...);
     } else {
         co_return co_await std::invoke(callable, std::move(args)...);
+    }
+}
+
+/// True on the process's main thread while SIGINT has its default action:
+/// then run() may take SIGINT over (as asyncio.run does).
+inline bool sigint_may_cancel_main() noexcept {
+    struct sigaction current {};
+    return ::getpid() == ::gettid() && ::sigaction(SIGINT, nullptr, &current) == 0 &&
+           (current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == SIG_DFL;
+}
+
+/// run()'s main on the main thread: the first SIGINT cancels `main` and gives
+/// SIGINT its default action back, so a second one ends the process.
+template <class Value>
+task<Value> cancel_main_on_sigint(task<Value> main) {
+    event_loop& loop = get_running_loop();
+    auto handle = loop.create_task(std::move(main), "main");
+    bool interrupted = false;
+    loop.add_signal_handler(SIGINT, [&interrupted, &handle] {
+        interrupted = true;
+        handle.cancel();
+        get_running_loop().remove_signal_handler(SIGINT);
+    });
+    struct restore_sigint {
+        event_loop& loop;
+        ~restore_sigint() { loop.remove_signal_handler(SIGINT); }
+    } restore{loop};
+    try {
+        if constexpr (std::is_void_v<Value>) {
+            co_await handle;
+            co_return;
+        } else {
+            co_return co_await handle;
+        }
+    } catch (const cancelled_error&) {
+        if (interrupted) throw interrupted_error();
+        throw;
     }
 }
 
@@ -96,7 +136,7 @@ Value event_loop::run_until_complete(task<Value> main) {
     running_scope scope(*this);
     join_handle<Value> handle = create_task(std::move(main), "main");
     while (!handle.done())
-        run_once();
+        iterate();
     return handle.result();
 }
 
@@ -123,6 +163,12 @@ auto create_task(Callable&& callable, Args&&... args) {
 /// or rethrows its exception. Before returning, cancels the tasks still
 /// pending and waits for them, then shuts the loop's default executor down.
 /// Throws `invalid_state_error` when called on a thread that runs a loop.
+///
+/// On the main thread, while SIGINT has its default action, the first SIGINT
+/// (Ctrl-C) cancels `main` (its cleanup runs; offloaded calls are withdrawn
+/// or asked to stop through their stop token) and run() throws
+/// `interrupted_error`; SIGINT gets its default action back at once, so a
+/// second one ends the process.
 template <class Value>
 Value run(task<Value> main, event_loop::options settings = {}) {
     if (detail::t_running_loop != nullptr) {
@@ -131,6 +177,8 @@ Value run(task<Value> main, event_loop::options settings = {}) {
             "inside a coroutine, co_await the task instead");
     }
     event_loop loop(settings);
+    if (detail::sigint_may_cancel_main())
+        return loop.run_until_complete(detail::cancel_main_on_sigint(std::move(main)));
     return loop.run_until_complete(std::move(main));
 }
 

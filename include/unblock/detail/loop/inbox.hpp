@@ -2,14 +2,18 @@
 /// The event loop's thread-safe inbox and the way its thread sleeps and wakes.
 #pragma once
 
+#include "../../errors.hpp"
+#include "../unique_fd.hpp"
 #include "loop_node.hpp"
 
 #include <atomic>
-#include <chrono>
-#include <condition_variable>
-#include <mutex>
-#include <optional>
+#include <cerrno>
+#include <cstdint>
+#include <system_error>
 #include <thread>
+
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 namespace unblock::detail {
 
@@ -22,12 +26,24 @@ namespace unblock::detail {
 /// in the order they were posted.
 ///
 /// Sleeping: the loop announces `m_sleeping` and re-checks the stack before it
-/// waits; a poster pushes and then checks `m_sleeping`. Both sides use
-/// seq_cst for that store-then-load pair (Dekker), so at least one of them sees
-/// the other: either the loop sees the node, or the poster sees the loop
-/// asleep and notifies it under the mutex. No post is ever slept through.
+/// waits (begin_sleep); a poster pushes and then checks `m_sleeping`. Both
+/// sides use seq_cst for that store-then-load pair (Dekker), so at least one
+/// of them sees the other: either the loop sees the node, or the poster sees
+/// the loop asleep and writes the wake-up eventfd, which the loop's epoll
+/// watches (detail::reactor). No post is ever slept through.
 class inbox {
 public:
+    inbox() : m_wake_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+        if (m_wake_fd.get() < 0) {
+            throw io_error(std::error_code(errno, std::generic_category()),
+                           "unblock::event_loop: cannot create its wake-up eventfd");
+        }
+    }
+
+    /// The eventfd written to wake the loop. It is watched edge-triggered and
+    /// never read: each write is one wake-up.
+    [[nodiscard]] int wake_fd() const noexcept { return m_wake_fd.get(); }
+
     /// Posts `node`; any thread. Wakes the loop if it sleeps. Returns false,
     /// and posts nothing, once the inbox is closed.
     [[nodiscard]] bool post(loop_node* node) noexcept {
@@ -79,47 +95,35 @@ public:
         queue.append_reversed_chain(m_head.exchange(nullptr, std::memory_order_acquire));
     }
 
-    /// Sleeps until something is posted, wake() is called, or `deadline` passes. Loop thread.
-    void park(std::optional<std::chrono::steady_clock::time_point> deadline) {
+    /// Announces that the loop is about to sleep; false (and no sleep) if
+    /// something was posted meanwhile. Loop thread; end_sleep() afterwards.
+    [[nodiscard]] bool begin_sleep() noexcept {
         // seq_cst: the store half of the Dekker pair with post().
         m_sleeping.store(true, std::memory_order_seq_cst);
-        if (m_head.load(std::memory_order_seq_cst) == nullptr) {
-            std::unique_lock lock(m_mutex);
-            auto woken = [this] {
-                return m_signalled || m_head.load(std::memory_order_relaxed) != nullptr;
-            };
-            if (deadline) {
-                m_condition.wait_until(lock, *deadline, woken);
-            } else {
-                m_condition.wait(lock, woken);
-            }
-            m_signalled = false;
-        }
-        // relaxed: a poster that still sees `true` merely sends a spare notification.
+        if (m_head.load(std::memory_order_seq_cst) == nullptr) return true;
+        m_sleeping.store(false, std::memory_order_relaxed);
+        return false;
+    }
+
+    /// The loop is awake again. Loop thread.
+    void end_sleep() noexcept {
+        // relaxed: a poster that still sees `true` merely writes a spare wake-up.
         m_sleeping.store(false, std::memory_order_relaxed);
     }
 
-private:
-    /// Wakes the sleeping loop (the poster that flipped m_sleeping back).
-    ///
-    /// Notifies after unlocking: notified under the mutex, the loop would wake
-    /// only to block on it again (two futex calls and a context switch more).
-    /// The condition variable outlives this call: close() waits for posters.
-    void wake() noexcept {
-        {
-            std::lock_guard lock(m_mutex);
-            m_signalled = true;
-        }
-        m_condition.notify_one();
+    /// Ends the loop's current or next sleep. Any thread; async-signal-safe.
+    void wake() const noexcept {
+        const std::uint64_t one = 1;
+        // Fails only when the counter would overflow (2^64 wake-ups): it is already readable.
+        [[maybe_unused]] const ssize_t written = ::write(m_wake_fd.get(), &one, sizeof one);
     }
 
+private:
     std::atomic<loop_node*> m_head{nullptr};
     std::atomic<int> m_posting{0}; ///< threads inside post()
     std::atomic<bool> m_sleeping{false};
     std::atomic<bool> m_closed{false};
-    std::mutex m_mutex;
-    std::condition_variable m_condition;
-    bool m_signalled = false; // guarded by m_mutex
+    unique_fd m_wake_fd;
 };
 
 } // namespace unblock::detail
