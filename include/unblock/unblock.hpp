@@ -23,6 +23,7 @@
 #include "shield.hpp"
 #include "task.hpp"
 #include "task_group.hpp"
+#include "tcp.hpp"
 #include "thread_pool.hpp"
 #include "time.hpp"
 #include "timeout.hpp"

@@ -29,7 +29,7 @@ struct guest_work {
     /// 4 concurrent 30 ms offloads, a 10 ms sleep, and a wait on a pipe that a
     /// pool thread writes. Returns how many resumptions ran off `host`.
     unblock::task<int> main(std::thread::id host) {
-        auto offload = [this, host](int i) -> unblock::task<int> {
+        auto offload = [host](int i) -> unblock::task<int> {
             const auto worker = co_await unblock::to_thread([i] {
                 std::this_thread::sleep_for(std::chrono::milliseconds(30));
                 return i;

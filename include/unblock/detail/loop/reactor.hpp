@@ -41,9 +41,9 @@ struct fd_waiter : loop_node {
 /// Interest is level-triggered, one waiter per fd and direction. A one-shot
 /// waiter (an awaiter) leaves when it fires; a persistent one (a callback)
 /// stays until unwatched. Interest is added at once (so a bad fd is an error
-/// where the user asked for it) and dropped lazily, before the next wait:
-/// the usual "wait readable, read until EAGAIN, wait again" then costs no
-/// epoll_ctl at all.
+/// where the user asked for it) and dropped lazily, before the next wait, so
+/// "wait readable, read until EAGAIN, wait again" costs one epoll_ctl (a MOD
+/// that also notices an fd closed and reused meanwhile), not two.
 class reactor {
 public:
     using clock = std::chrono::steady_clock;
@@ -79,11 +79,14 @@ public:
                 " on this loop (one per fd and direction); remove it or await it first");
         }
         const bool added = e.node[d] == nullptr;
+        // Interest kept lazily from an earlier wait may belong to an fd that
+        // was closed since and whose number is reused now: re-check it.
+        const bool verify = e.registered != 0 && e.node[0] == nullptr && e.node[1] == nullptr;
         e.node[d] = node;
         e.persistent[d] = persistent;
         if (added) ++m_waiters;
         try {
-            apply(fd, e, true);
+            apply(fd, e, true, verify);
         } catch (...) {
             e.node[d] = nullptr;
             if (added) --m_waiters;
@@ -176,9 +179,9 @@ private:
 
     /// Makes epoll's interest in `fd` what its waiters want. With `adding`,
     /// only widens (a removal waits for the next wait()) and throws on error.
-    void apply(int fd, entry& e, bool adding) {
+    void apply(int fd, entry& e, bool adding, bool verify = false) {
         const std::uint32_t want = wanted(e);
-        if (want == e.registered || (adding && (want & ~e.registered) == 0)) return;
+        if (!verify && (want == e.registered || (adding && (want & ~e.registered) == 0))) return;
         epoll_event event{};
         event.events = adding ? (want | e.registered) : want;
         event.data.fd = fd;
