@@ -73,11 +73,10 @@ TEST_CASE("tcp: 8 MiB written while the peer reads slowly arrive whole", "[tcp]"
         std::vector<char> sent(8u << 20);
         for (std::size_t i = 0; i != sent.size(); ++i)
             sent[i] = static_cast<char>(i * 7 + i / 4096);
-        auto writer = unblock::create_task(
-            [&]() -> task<> {
-                tcp_stream stream = co_await tcp_stream::connect("127.0.0.1", listener.port());
-                co_await stream.write_all(sent.data(), sent.size()); // fills the buffer: waits
-            });
+        auto writer = unblock::create_task([&]() -> task<> {
+            tcp_stream stream = co_await tcp_stream::connect("127.0.0.1", listener.port());
+            co_await stream.write_all(sent.data(), sent.size()); // fills the buffer: waits
+        });
         tcp_stream server = co_await listener.accept();
         std::vector<char> received(sent.size());
         std::size_t done = 0;
@@ -116,8 +115,8 @@ TEST_CASE("tcp: a peer that closes early and one that is gone give io_error, nev
             for (int i = 0; i != 64; ++i) // the first writes may still be accepted
                 co_await client.write_all(block);
         } catch (const unblock::io_error& e) {
-            write_failed = e.code() == std::errc::broken_pipe ||
-                           e.code() == std::errc::connection_reset;
+            write_failed =
+                e.code() == std::errc::broken_pipe || e.code() == std::errc::connection_reset;
         }
         CHECK(write_failed);
     };
@@ -173,7 +172,7 @@ TEST_CASE("tcp: a read waiting for data is cancelled by a timeout", "[tcp][cance
         }
         co_await client.write_all("z"); // the stream still works afterwards
         co_await server.read_exact(&c, 1);
-        co_return timed_out && c == 'z';
+        co_return timed_out&& c == 'z';
     };
     CHECK(unblock::run(main_task()));
 }

@@ -120,9 +120,9 @@ public:
 
     /// Connects to `host` (a numeric address) and `port`; throws `io_error`
     /// (refused, unreachable) or `timeout_error` after `timeout`.
-    static task<tcp_stream> connect(std::string host, std::uint16_t port,
-                                    std::chrono::steady_clock::duration timeout =
-                                        std::chrono::seconds(30)) {
+    static task<tcp_stream>
+    connect(std::string host, std::uint16_t port,
+            std::chrono::steady_clock::duration timeout = std::chrono::seconds(30)) {
         const detail::socket_address address(host, port, "unblock::tcp_stream::connect");
         detail::unique_fd fd = detail::tcp_socket(address.family(), "unblock::tcp_stream::connect");
         int result = 0;
