@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,7 +29,10 @@ struct test_pipe {
     }
     [[nodiscard]] int read_end() const { return fds[0]; }
     [[nodiscard]] int write_end() const { return fds[1]; }
-    void put(char c) const { REQUIRE(::write(fds[1], &c, 1) == 1); }
+    /// Any thread (no Catch2 assertion: Catch2 is not thread-safe).
+    void put(char c) const {
+        if (::write(fds[1], &c, 1) != 1) throw std::runtime_error("write to the test pipe failed");
+    }
     char take() const {
         char c = 0;
         REQUIRE(::read(fds[0], &c, 1) == 1);
@@ -265,4 +269,27 @@ TEST_CASE("readiness: a loop destroyed with readers registered releases them", "
         loop.add_writer(p.write_end(), [] {});
     } // ASan reports a leak if the callbacks are not freed
     SUCCEED();
+}
+
+TEST_CASE("readiness: an fd closed after a wait and its number reused starts clean",
+          "[readiness]") {
+    auto main_task = []() -> task<char> {
+        int first[2];
+        REQUIRE(::pipe2(first, O_CLOEXEC | O_NONBLOCK) == 0);
+        char c = 'a';
+        REQUIRE(::write(first[1], &c, 1) == 1);
+        co_await unblock::wait_readable(first[0]); // the loop keeps its interest lazily
+        const int reused = first[0];
+        ::close(first[0]); // closed without telling the loop
+        ::close(first[1]);
+        test_pipe second;
+        REQUIRE(::dup2(second.read_end(), reused) == reused); // a new file, the same number
+        auto writer = unblock::create_task(unblock::to_thread([&] { second.put('b'); }));
+        co_await unblock::wait_readable(reused); // hangs if the stale interest were trusted
+        co_await writer;
+        REQUIRE(::read(reused, &c, 1) == 1);
+        ::close(reused);
+        co_return c;
+    };
+    CHECK(unblock::run(main_task()) == 'b');
 }

@@ -458,7 +458,8 @@ private:
         static void invoke(detail::loop_node* node) noexcept;
         std::function<void()> m_function;
         event_loop* m_loop = nullptr;
-        bool m_removed = false; ///< removed while queued: the run deletes it
+        bool m_running = false; ///< its callback is running
+        bool m_removed = false; ///< removed while queued or running: invoke() deletes it
     };
     void add_fd_callback(int fd, detail::fd_direction direction, std::function<void()> callback,
                          const char* what);
@@ -614,16 +615,17 @@ inline void event_loop::run_once(clock::duration timeout) {
 inline void event_loop::fd_callback::invoke(detail::loop_node* node) noexcept {
     auto* self = static_cast<fd_callback*>(node);
     self->m_queued = false;
-    if (self->m_removed) {
-        delete self;
-        return;
+    if (!self->m_removed) {
+        self->m_running = true; // a callback that removes itself is deleted after it returns
+        try {
+            self->m_function();
+        } catch (...) {
+            self->m_loop->call_exception_handler(
+                {"exception in an add_reader/add_writer callback", std::current_exception(), {}});
+        }
+        self->m_running = false;
     }
-    try {
-        self->m_function();
-    } catch (...) {
-        self->m_loop->call_exception_handler(
-            {"exception in an add_reader/add_writer callback", std::current_exception(), {}});
-    }
+    if (self->m_removed) delete self;
 }
 
 inline void event_loop::add_fd_callback(int fd, detail::fd_direction direction,
@@ -679,8 +681,8 @@ inline void event_loop::add_signal_handler(int signal_number, std::function<void
 
 inline void event_loop::release_fd_callback(detail::fd_waiter* node) noexcept {
     auto* callback = static_cast<fd_callback*>(node);
-    if (callback->m_queued) {
-        callback->m_removed = true; // in the ready queue: its run deletes it
+    if (callback->m_queued || callback->m_running) {
+        callback->m_removed = true; // queued or running: invoke() deletes it
     } else {
         delete callback;
     }
