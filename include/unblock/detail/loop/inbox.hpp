@@ -119,11 +119,14 @@ public:
     }
 
 private:
-    std::atomic<loop_node*> m_head{nullptr};
+    unique_fd m_wake_fd;
+    // The atomics other threads write get a cache line of their own (the
+    // class's alignment pads after them too): the loop's own fields beside
+    // them would bounce between cores on every post.
+    alignas(64) std::atomic<loop_node*> m_head{nullptr};
     std::atomic<int> m_posting{0}; ///< threads inside post()
     std::atomic<bool> m_sleeping{false};
     std::atomic<bool> m_closed{false};
-    unique_fd m_wake_fd;
 };
 
 } // namespace unblock::detail
