@@ -14,8 +14,9 @@
 #   tools/run_tests.sh --clean               delete build/<config> first
 #
 # Needs: cmake >= 3.21, g++ and/or clang++ (C++20), Catch2 v2 (installed with
-# apt-get if missing; with CI=true also libclang-rt-dev for the fuzz targets
-# and libsqlite3-dev for the SQLite example). A missing compiler skips its
+# apt-get if missing; with CI=true also libclang-rt-dev for the fuzz targets,
+# libsqlite3-dev for the SQLite example, and libboost-dev, libuv1-dev and
+# pkg-config for the guest-mode tests). A missing compiler skips its
 # configs, except with CI=true, where both compilers are required. Exits
 # non-zero on any failure.
 set -euo pipefail
@@ -85,10 +86,11 @@ if ! have_catch2; then
     apt_install catch2 || exit 1
 fi
 # CI runs the optional parts too: the fuzz targets (clang's libFuzzer
-# runtime) and the SQLite example. Elsewhere they are skipped when missing.
+# runtime), the SQLite example, and the guest-mode tests inside Boost.Asio and
+# libuv. Elsewhere they are skipped when missing.
 if $ci && command -v dpkg >/dev/null; then
     missing=()
-    for package in libclang-rt-dev libsqlite3-dev; do
+    for package in libclang-rt-dev libsqlite3-dev libboost-dev libuv1-dev pkg-config; do
         dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
     done
     if ((${#missing[@]})); then
