@@ -32,6 +32,9 @@ TEST_CASE("guest: Boost.Asio io_context hosts the loop", "[guest][asio]") {
     asio::steady_timer host_timer(io);
     asio::steady_timer watchdog(io, 20s);
     bool fd_wait_pending = false;
+    // cancel() cannot withdraw a handler Asio has already queued: every
+    // handler checks this flag too, or a queued tick re-arms forever.
+    bool stopped = false;
 
     std::function<void()> drive;
     auto arm = [&] {
@@ -52,8 +55,10 @@ TEST_CASE("guest: Boost.Asio io_context hosts the loop", "[guest][asio]") {
         }
     };
     drive = [&] {
+        if (stopped) return;
         loop.run_once();
         if (handle.done()) {
+            stopped = true;
             loop_fd.cancel();
             deadline_timer.cancel();
             host_timer.cancel();
@@ -64,7 +69,7 @@ TEST_CASE("guest: Boost.Asio io_context hosts the loop", "[guest][asio]") {
     };
     std::function<void(const boost::system::error_code&)> tick =
         [&](const boost::system::error_code& error) {
-            if (error) return;
+            if (error || stopped) return;
             ++work.host_ticks;
             host_timer.expires_after(2ms);
             host_timer.async_wait(tick);
