@@ -1,7 +1,8 @@
 //! Tokio peer of unblock's benchmarks (BENCHMARKS.md): the same workloads with
 //! the same parameters, printing the same `W<k> tokio key=value ...` lines.
 //!
-//!   tokio_bench w1 | w2 | w3 | w5 [--memory] | idle   [--smoke]
+//!   tokio_bench w1 | w2 | w3 | w5 [--memory] | w7 | idle   [--smoke]
+//!   tokio_bench w6-server     (W6's server, driven by w6_load)
 //!
 //! The loop is a current-thread runtime driven by `block_on` on the main thread
 //! (what `#[tokio::main(flavor = "current_thread")]` builds); the pool is that
@@ -17,6 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::Semaphore;
 use tokio::task::{spawn_blocking, JoinHandle};
@@ -105,7 +108,7 @@ fn ms(d: Duration) -> f64 {
 /// with the features we build ("rt", "time") that is the timer.
 fn runtime(pool_threads: usize) -> Runtime {
     Builder::new_current_thread()
-        .enable_all()
+        .enable_time() // no I/O driver: W6's server alone has one (see Cargo.toml)
         .max_blocking_threads(pool_threads)
         .build()
         .expect("a tokio runtime")
@@ -362,6 +365,54 @@ fn idle(smoke: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+// --- W6 loopback server ----------------------------------------------------------
+
+/// One connection: for each "req\n", a 1 ms blocking call through
+/// spawn_blocking, then "ok\n"; ends when the client goes away.
+async fn w6_connection(mut stream: TcpStream) {
+    let (reader, mut writer) = stream.split();
+    let mut reader = BufReader::new(reader);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match reader.read_line(&mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        spawn_blocking(|| std::thread::sleep(Duration::from_millis(1)))
+            .await
+            .expect("sleep");
+        if writer.write_all(b"ok\n").await.is_err() {
+            return;
+        }
+    }
+}
+
+/// W6's server (benchmarks/w6/load.cpp drives it): TcpListener on loopback, a
+/// task per connection, prints "listening on <port>", runs until SIGTERM. The
+/// blocking pool has the threads of unblock's and asyncio's default pools,
+/// min(32, cores + 4), instead of Tokio's default 512.
+fn w6_server() -> ExitCode {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(std::cmp::min(32, cores + 4))
+        .build()
+        .expect("a tokio runtime")
+        .block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let port = listener.local_addr().expect("local address").port();
+            println!("listening on {port}");
+            std::io::Write::flush(&mut std::io::stdout()).expect("stdout");
+            loop {
+                let (stream, _) = listener.accept().await.expect("accept");
+                // As unblock's tcp_stream and asyncio's transports do.
+                stream.set_nodelay(true).expect("TCP_NODELAY");
+                tokio::spawn(w6_connection(stream));
+            }
+        })
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let flag = |name: &str| args.iter().any(|a| a == name);
@@ -375,10 +426,11 @@ fn main() -> ExitCode {
         Some("w2") => w2(smoke),
         Some("w3") => w3(smoke),
         Some("w5") => w5(smoke, memory),
+        Some("w6-server") => w6_server(),
         Some("w7") => w7(smoke),
         Some("idle") => idle(smoke),
         _ => {
-            eprintln!("usage: tokio_bench w1 | w2 | w3 | w5 [--memory] | w7 | idle   [--smoke]");
+            eprintln!("usage: tokio_bench w1 | w2 | w3 | w5 [--memory] | w7 | idle   [--smoke] | w6-server");
             ExitCode::from(2)
         }
     }
