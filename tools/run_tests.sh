@@ -15,8 +15,9 @@
 #
 # Needs: cmake >= 3.21, g++ and/or clang++ (C++20), Catch2 v2 (installed with
 # apt-get if missing; with CI=true also libclang-rt-dev for the fuzz targets,
-# libsqlite3-dev for the SQLite example, and libboost-dev, libuv1-dev and
-# pkg-config for the guest-mode tests). A missing compiler skips its
+# libsqlite3-dev for the SQLite example, libboost-dev, libuv1-dev and
+# pkg-config for the guest-mode tests, and libopenmpi-dev openmpi-bin for the
+# MPI executor's tests). A missing compiler skips its
 # configs, except with CI=true, where both compilers are required. Exits
 # non-zero on any failure.
 set -euo pipefail
@@ -86,11 +87,17 @@ if ! have_catch2; then
     apt_install catch2 || exit 1
 fi
 # CI runs the optional parts too: the fuzz targets (clang's libFuzzer
-# runtime), the SQLite example, and the guest-mode tests inside Boost.Asio and
-# libuv. Elsewhere they are skipped when missing.
+# runtime), the SQLite example, the guest-mode tests inside Boost.Asio and
+# libuv, and the MPI executor under mpirun. Elsewhere they are skipped when
+# missing.
 if $ci && command -v dpkg >/dev/null; then
     missing=()
-    for package in libclang-rt-dev libsqlite3-dev libboost-dev libuv1-dev pkg-config; do
+    for package in libclang-rt-dev libsqlite3-dev libboost-dev libuv1-dev pkg-config \
+        libopenmpi-dev openmpi-bin; do
+        # Any installed Boost with Asio will do (libboost1.81-dev replaces libboost-dev).
+        if [[ "$package" == libboost-dev && -f /usr/include/boost/asio.hpp ]]; then
+            continue
+        fi
         dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
     done
     if ((${#missing[@]})); then

@@ -129,6 +129,7 @@
 
 #include "codec.hpp"
 #include "detail/process/call.hpp"
+#include "detail/process/executor_api.hpp"
 #include "detail/process/pool_core.hpp"
 #include "detail/process/spawn.hpp"
 #include "detail/process/thunk.hpp"
@@ -156,97 +157,6 @@ namespace unblock {
 template <class Result>
 class future;
 
-namespace detail {
-
-/// Names a parameter type that has no codec: the compiler shows this class
-/// with the type ("In instantiation of ...<account>") beside the message.
-template <class Value>
-struct process_argument_codec_check {
-    static_assert(codable<Value>,
-                  "unblock::process_pool_executor: no unblock::codec<T> for this "
-                  "argument type; specialize unblock::codec<T> (see codec.hpp); T is "
-                  "named in this check's instantiation (or requirement) above");
-    static constexpr bool value = codable<Value>;
-};
-
-/// The same for the result type.
-template <class Value>
-struct process_result_codec_check {
-    static_assert(std::is_void_v<Value> || codable<Value>,
-                  "unblock::process_pool_executor: no unblock::codec<T> for the result type; "
-                  "specialize unblock::codec<T> (see codec.hpp) or return void; T is named in this "
-                  "check's instantiation (or requirement) above");
-    static constexpr bool value = std::is_void_v<Value> || codable<Value>;
-};
-
-/// Instantiates the codec checks of a function pointer's parameters and result.
-template <class Pointer>
-struct process_codec_checks {
-    static constexpr bool value = true;
-};
-template <class Result, class... Params>
-struct process_codec_checks<Result (*)(Params...)> {
-    static constexpr bool value =
-        (process_argument_codec_check<std::decay_t<Params>>::value && ...) &&
-        process_result_codec_check<std::remove_cvref_t<Result>>::value;
-};
-
-/// The checks of a process-pool call, each with a message that says what to
-/// do. A class template, instantiated where the result type is first named,
-/// so these messages come before any error they would cause.
-template <class Function, class... Args>
-struct process_checked_call {
-    using traits = process_callable<Function, Args...>;
-    static_assert(traits::is_function,
-                  "unblock::process_pool_executor: the callable must be a function pointer or "
-                  "a capture-less lambda; pass data as arguments instead");
-    static_assert(!traits::is_function || traits::arguments_match,
-                  "unblock::process_pool_executor: the arguments do not match the callable's "
-                  "parameters (wrong count, or not convertible to a parameter's type)");
-    // Evaluated here, so each type without a codec gets its own message (and
-    // no second one from this line).
-    static_assert(
-        process_codec_checks<std::conditional_t<traits::is_function && traits::arguments_match,
-                                                typename traits::pointer, void>>::value ||
-        true);
-    using type = typename traits::result_type;
-};
-
-/// The result type of `f(args...)` run by a process pool; naming it checks the call.
-template <class Function, class... Args>
-using process_result_t = typename process_checked_call<Function, Args...>::type;
-
-/// The call frame of `f(args...)`: header, thunk, function, arguments.
-/// Throws `serialization_error` if an argument cannot be encoded or the
-/// arguments exceed `max_frame` bytes (named `executor` in the message).
-template <class Function, class... Args>
-std::vector<std::byte> process_encode_call(const char* executor, std::uint64_t max_frame,
-                                           Function& f, Args&&... args) {
-    using traits = process_callable<Function, Args...>;
-    using info = typename traits::info;
-    byte_writer frame;
-    process_begin_frame(frame);
-    static_cast<void>(info::registered); // instantiates the thunk's registration
-    try {
-        process_write_thunk(frame, &info::run);
-        codec<typename traits::pointer>::encode(frame, static_cast<typename traits::pointer>(f));
-        info::encode_arguments(frame, std::forward<Args>(args)...);
-    } catch (...) {
-        process_rethrow_as_serialization("encoding the arguments failed");
-    }
-    if (process_payload_bytes(frame) > max_frame) {
-        throw serialization_error(std::string(executor) + ": the arguments encode to " +
-                                  std::to_string(process_payload_bytes(frame)) +
-                                  " bytes, more than options::max_frame_bytes (" +
-                                  std::to_string(max_frame) +
-                                  "); raise max_frame_bytes or pass less");
-    }
-    process_end_frame(frame);
-    return frame.release();
-}
-
-} // namespace detail
-
 /// Whether this process was started as a worker of a `start_method::spawn`
 /// pool (its argv and environment say so). Call it first thing in `main`:
 ///
@@ -266,12 +176,8 @@ std::vector<std::byte> process_encode_call(const char* executor, std::uint64_t m
 ///
 /// Thread-safe: every member may be called from any thread. See the file
 /// comment for how workers start, what may be sent, errors and shutdown.
-class process_pool_executor {
+class process_pool_executor : public detail::process_executor_api<process_pool_executor> {
 public:
-    /// Tells run_in_executor to send the function and arguments, not a closure
-    /// (it calls `start_future`).
-    using process_executor_tag = void;
-
     /// Settings of a pool.
     struct options {
         /// Worker processes (at least 1). Default: hardware concurrency.
@@ -328,130 +234,6 @@ public:
         }
     }
 
-    /// Starts `f(args...)` in a worker and returns the call's shared state.
-    ///
-    /// `on_done` is invoked exactly once, on the pool's I/O thread or
-    /// synchronously inside `cancel()`/`shutdown()`, after the result or
-    /// error is stored in the returned call. It must be cheap and must not
-    /// throw. If `start` throws (`executor_shutdown_error`,
-    /// `broken_executor_error`, `serialization_error` when an argument cannot
-    /// be encoded) `on_done` is never invoked.
-    template <class Function, class... Args>
-    auto start(std::function<void()> on_done, Function f, Args&&... args)
-        -> std::shared_ptr<detail::process_call<detail::process_result_t<Function, Args...>>> {
-        check<Function, Args...>();
-        auto call =
-            std::make_shared<detail::process_call<detail::process_result_t<Function, Args...>>>();
-        call->m_on_done = std::move(on_done);
-        launch(call, f, std::forward<Args>(args)...);
-        return call;
-    }
-
-    /// run_in_executor's entry (`unblock::run_in_executor(pool, f, args...)`):
-    /// starts `f(args...)` and returns the loop's `future` for it. The result
-    /// type follows the pool's rule (`process_result_t`: cv-ref removed).
-    template <class Loop, class Function, class... Args>
-    auto start_future(Loop& loop, Function f, Args&&... args)
-        -> future<detail::process_result_t<Function, Args...>>;
-
-    /// Runs `f(args...)` in a worker; the future holds the result or error.
-    ///
-    /// Throws `executor_shutdown_error` after shutdown and
-    /// `broken_executor_error` once broken; an argument that cannot be
-    /// encoded gives a future holding `serialization_error`.
-    template <class Function, class... Args>
-    auto submit(Function f, Args&&... args)
-        -> std::future<detail::process_result_t<Function, Args...>> {
-        check<Function, Args...>();
-        using result = detail::process_result_t<Function, Args...>;
-        auto promise = std::make_shared<std::promise<result>>();
-        std::future<result> future = promise->get_future();
-        auto call = std::make_shared<detail::process_call<result>>();
-        call->m_on_done = [promise, raw = call.get()] {
-            try {
-                if constexpr (std::is_void_v<result>) {
-                    raw->take();
-                    promise->set_value();
-                } else {
-                    promise->set_value(raw->take());
-                }
-            } catch (...) {
-                promise->set_exception(std::current_exception());
-            }
-        };
-        try {
-            launch(call, f, std::forward<Args>(args)...);
-        } catch (const serialization_error&) {
-            call->m_on_done = nullptr;
-            promise->set_exception(std::current_exception());
-        }
-        return future;
-    }
-
-    /// Runs `f(x)` for every `x` of `inputs` and returns the results in order.
-    ///
-    /// BLOCKS THE CALLING THREAD until every call has returned, like
-    /// concurrent.futures' Executor.map. Never call it on an event loop's
-    /// thread (from a coroutine): the loop stalls for the whole map. From a
-    /// coroutine, use `co_await unblock::map(pool, f, inputs, options)`
-    /// (map.hpp), which waits without blocking.
-    ///
-    /// `chunksize` inputs travel in one message (fewer round trips for small
-    /// calls); the input element type needs a codec. Waits for every chunk;
-    /// the first failure (in input order) is rethrown.
-    template <class Function, class Range>
-    auto map(Function f, const Range& inputs, std::size_t chunksize = 1)
-        -> std::vector<detail::process_result_t<Function, decltype(*std::begin(inputs))>> {
-        using item = decltype(*std::begin(inputs));
-        using result = detail::process_result_t<Function, item>;
-        using pointer = typename detail::process_callable<Function, item>::pointer;
-        using value = std::remove_cvref_t<item>;
-        check<Function, item>();
-        static_assert(!std::is_void_v<result>,
-                      "unblock::process_pool_executor::map: the callable must return a value; use "
-                      "submit() for functions returning void");
-        static_assert(codable<value>, "unblock::process_pool_executor: no unblock::codec<T> for "
-                                      "this argument type; specialize unblock::codec<T> (see "
-                                      "codec.hpp)");
-        if constexpr (!std::is_void_v<result> && codable<value>) {
-            const auto fn = static_cast<pointer>(f);
-            std::vector<std::future<std::vector<result>>> chunks;
-            std::vector<value> chunk;
-            const auto flush = [&] {
-                chunks.push_back(
-                    submit(&run_chunk<pointer, value, result>, fn, std::exchange(chunk, {})));
-            };
-            for (const auto& x : inputs) {
-                chunk.push_back(x);
-                if (chunk.size() >= chunksize) {
-                    flush();
-                }
-            }
-            if (!chunk.empty()) {
-                flush();
-            }
-            std::vector<result> results;
-            std::exception_ptr first_error;
-            for (auto& c : chunks) {
-                try {
-                    for (auto& r : c.get()) {
-                        results.push_back(std::move(r));
-                    }
-                } catch (...) {
-                    if (!first_error) {
-                        first_error = std::current_exception();
-                    }
-                }
-            }
-            if (first_error) {
-                std::rethrow_exception(first_error);
-            }
-            return results;
-        } else {
-            return {};
-        }
-    }
-
     /// Stops accepting work; see the shutdown contract in the file comment.
     void shutdown(bool wait = true, bool cancel_futures = false) {
         m_core->shutdown(cancel_futures);
@@ -485,14 +267,9 @@ private:
     /// Smallest `max_frame_bytes`: a worker's error reports must fit.
     static constexpr std::uint64_t min_frame_bytes = 4096;
 
-    /// The compile-time checks (detail::process_checked_call), for callers
-    /// that have not named the result type yet.
-    template <class Function, class... Args>
-    static constexpr void check() {
-        (void)sizeof(detail::process_checked_call<Function, Args...>);
-    }
+    friend class detail::process_executor_api<process_pool_executor>;
 
-    /// Encodes the call frame into `call` and queues it.
+    /// Encodes the call frame into `call` and queues it (process_executor_api).
     template <class Call, class Function, class... Args>
     void launch(const std::shared_ptr<Call>& call, Function& f, Args&&... args) {
         using traits = detail::process_callable<Function, Args...>;
@@ -503,17 +280,6 @@ private:
                                                           std::forward<Args>(args)...);
             m_core->submit(call);
         }
-    }
-
-    /// The worker side of `map`: runs `fn` on each input of a chunk.
-    template <class Pointer, class Value, class Result>
-    static std::vector<Result> run_chunk(Pointer fn, std::vector<Value> inputs) {
-        std::vector<Result> out;
-        out.reserve(inputs.size());
-        for (auto& x : inputs) {
-            out.push_back(fn(std::move(x)));
-        }
-        return out;
     }
 
     options m_options;

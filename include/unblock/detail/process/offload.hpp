@@ -1,12 +1,13 @@
 /// \file detail/process/offload.hpp
-/// `run_in_executor` on a process pool: the future's state for a call that
-/// runs in another process, and `process_pool_executor::start_future`.
-/// Included at the bottom of process_pool.hpp: the loop never includes it.
+/// `run_in_executor` on an executor whose calls run in another process: the
+/// future's state for such a call, and `process_executor_api::start_future`.
+/// Included at the bottom of process_pool.hpp and mpi.hpp: the loop never
+/// includes it.
 #pragma once
 
 #include "../../future.hpp"
-#include "../../process_pool.hpp"
 #include "call.hpp"
+#include "executor_api.hpp"
 
 #include <memory>
 #include <utility>
@@ -52,18 +53,19 @@ private:
 
 } // namespace unblock::detail
 
-namespace unblock {
+namespace unblock::detail {
 
+template <class Derived>
 template <class Loop, class Function, class... Args>
-auto process_pool_executor::start_future(Loop& loop, Function f, Args&&... args)
-    -> future<detail::process_result_t<Function, Args...>> {
+auto process_executor_api<Derived>::start_future(Loop& loop, Function f, Args&&... args)
+    -> future<process_result_t<Function, Args...>> {
     check<Function, Args...>();
-    using result = detail::process_result_t<Function, Args...>;
-    auto* state = new detail::process_future_state<result>();
+    using result = process_result_t<Function, Args...>;
+    auto* state = new process_future_state<result>();
     return detail::start_future<result>(loop, state, [&] {
-        state->launch(*this, f, std::forward<Args>(args)...);
-        return false; // completes on the pool's I/O thread
+        state->launch(self(), f, std::forward<Args>(args)...);
+        return false; // completes on the executor's I/O thread
     });
 }
 
-} // namespace unblock
+} // namespace unblock::detail
