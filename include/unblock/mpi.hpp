@@ -73,6 +73,7 @@
 #include "detail/process/wire.hpp"
 #include "errors.hpp"
 
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -122,6 +123,7 @@ public:
         detail::mpi_check(MPI_Comm_rank(MPI_COMM_WORLD, &m_rank), "MPI_Comm_rank");
         detail::mpi_check(MPI_Comm_size(MPI_COMM_WORLD, &m_size), "MPI_Comm_size");
         detail::mpi_check(MPI_Comm_get_parent(&m_parent), "MPI_Comm_get_parent");
+        m_spawned = m_parent != MPI_COMM_NULL;
         // The executor's traffic gets a communicator of its own; errors come back as codes.
         detail::mpi_check(MPI_Comm_dup(MPI_COMM_WORLD, &m_world), "MPI_Comm_dup");
         detail::mpi_check(MPI_Comm_set_errhandler(m_world, MPI_ERRORS_RETURN),
@@ -150,9 +152,7 @@ public:
 
     /// True on a rank that should serve instead of running the program: a
     /// rank other than 0 of the job, or a process started by MPI_Comm_spawn.
-    [[nodiscard]] bool is_worker() const noexcept {
-        return m_parent != MPI_COMM_NULL || m_rank != 0;
-    }
+    [[nodiscard]] bool is_worker() const noexcept { return m_spawned || m_rank != 0; }
 
     /// Serves calls from rank 0 (or the spawning process) until it is done
     /// with this rank; returns the exit code for `main` (0, or 1 after an MPI
@@ -164,7 +164,8 @@ public:
                                    "the executor; only ranks where is_worker() is true serve");
         }
         try {
-            if (m_parent != MPI_COMM_NULL) {
+            if (m_spawned) {
+                if (m_parent == MPI_COMM_NULL) return 0; // served already
                 detail::mpi_serve(m_parent);
                 detail::mpi_check(MPI_Comm_disconnect(&m_parent), "MPI_Comm_disconnect");
             } else {
@@ -204,11 +205,12 @@ private:
     int m_size = 1;
     MPI_Comm m_world = MPI_COMM_NULL;  ///< a duplicate of MPI_COMM_WORLD
     MPI_Comm m_parent = MPI_COMM_NULL; ///< the spawning process, in a spawned worker
+    bool m_spawned = false;            ///< started by MPI_Comm_spawn (stays true after serve())
     std::vector<std::string> m_arguments;
     std::mutex m_mutex;          ///< guards m_world_in_use between executors' threads
     bool m_world_in_use = false; ///< an executor serves on the job's ranks
     bool m_world_released = false;
-    int m_executors_alive = 0;
+    std::atomic<int> m_executors_alive{0}; ///< executors built on this environment, alive
 };
 
 /// An executor whose workers are MPI ranks; see the file comment.
