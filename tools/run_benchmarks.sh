@@ -17,11 +17,12 @@
 # Peers are optional; a missing one is skipped with a message at configure
 # time. On Debian 12:
 #   apt-get install libboost1.81-dev python3 libuv1-dev pkg-config cargo librust-tokio-dev
+#   (and for W8, the MPI executor: libopenmpi-dev openmpi-bin python3-mpi4py)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-peers="libboost1.81-dev python3 libuv1-dev pkg-config cargo librust-tokio-dev"
+peers="libboost1.81-dev python3 libuv1-dev pkg-config cargo librust-tokio-dev libopenmpi-dev openmpi-bin python3-mpi4py"
 runner_args=()
 install_peers=0
 smoke=0

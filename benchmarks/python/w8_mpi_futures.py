@@ -2,7 +2,7 @@
 run_in_executor, the peer of benchmarks/mpi/w8_mpi.cpp. Run as
 `mpirun -np 3 python3 -m mpi4py.futures w8_mpi_futures.py` (rank 0 runs this
 script, ranks 1-2 serve: the same ranks as unblock's). Prints
-`W8 python-mpi4py workers=... median_us=... p99_us=... tasks_per_s=... efficiency=...`."""
+`W8 python-mpi4py median_us=... p99_us=... tasks_per_s=... efficiency=...`."""
 import asyncio
 import time
 
@@ -44,7 +44,7 @@ async def main(warmup, rounds, tasks):
         tasks_per_s = tasks / (time.perf_counter() - start)
     assert x == warmup + rounds and done == [SPIN_MS] * tasks
     ideal = workers * 1000 / SPIN_MS
-    print(f"W8 python-mpi4py workers={workers} median_us={percentile(samples, 50):.1f} "
+    print(f"W8 python-mpi4py median_us={percentile(samples, 50):.1f} "
           f"p99_us={percentile(samples, 99):.1f} tasks_per_s={tasks_per_s:.0f} "
           f"efficiency={tasks_per_s / ideal:.2f}", flush=True)
 

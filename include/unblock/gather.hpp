@@ -119,9 +119,12 @@ private:
 
     void on_cancel() noexcept override { cancel_children(); }
 
+    /// Last child first: of calls queued in one executor, the later ones are
+    /// withdrawn before an earlier, running one is asked to stop, so its
+    /// thread cannot pick up a sibling that is about to be cancelled.
     void cancel_children() noexcept {
-        for (task_state* child : m_children)
-            child->request_cancel();
+        for (auto child = m_children.rbegin(); child != m_children.rend(); ++child)
+            (*child)->request_cancel();
     }
 
     std::span<task_state* const> m_children;
