@@ -1,13 +1,16 @@
 // detail/frame_cache.hpp: task frames are recycled while a loop runs on the
-// thread, and handed back to the allocator when it goes idle or stops.
+// thread, and handed back to the allocator when it goes idle or stops; fresh
+// frames are carved from a huge-page slot of the frame space (frame_arena.hpp).
 #include <catch2/catch.hpp>
 #include <unblock/unblock.hpp>
 
+#include <memory>
 #include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
 using unblock::detail::frame_cache;
+using unblock::detail::frame_space;
 
 namespace {
 
@@ -103,4 +106,95 @@ TEST_CASE("a loop waiting for a long offload hands its cached frames back", "[fr
         after_wait = frame_cache::local().cached_blocks();
     }());
     CHECK(after_wait == 0);
+}
+
+TEST_CASE("a running loop carves fresh frames from its slot and gives the slot back when it stops",
+          "[frame_cache]") {
+    bool held_while_running = false;
+    unblock::run([&]() -> unblock::task<> {
+        co_await unblock::create_task(short_lived()); // a frame made while the loop runs
+        held_while_running = frame_cache::local().holds_slot();
+    }());
+    CHECK(held_while_running == bool(UNBLOCK_FRAME_CACHE_ENABLED && UNBLOCK_FRAME_ARENA_ENABLED));
+    CHECK_FALSE(frame_cache::local().holds_slot());
+}
+
+TEST_CASE("a frame freed on another thread goes back to the slot it was carved from",
+          "[frame_cache]") {
+    frame_cache owner;
+    owner.begin_use();
+    void* first = owner.allocate(100);
+    void* second = owner.allocate(100);
+    if (UNBLOCK_FRAME_CACHE_ENABLED && UNBLOCK_FRAME_ARENA_ENABLED) {
+        REQUIRE(frame_space::contains(first));
+        std::thread([first] {
+            frame_cache other; // this thread's own cache, with no slot
+            other.deallocate(first, 100);
+        }).join();
+        CHECK(owner.cached_blocks() == 0); // not taken back yet
+        owner.release();                   // as before the loop sleeps
+        CHECK(owner.cached_blocks() == 1); // `second` still lives: the slot stays
+        CHECK(owner.holds_slot());
+        void* again = owner.allocate(100);
+        CHECK(again == first);
+        owner.deallocate(again, 100);
+    } else {
+        owner.deallocate(first, 100);
+    }
+    owner.deallocate(second, 100);
+    owner.end_use();
+    CHECK_FALSE(owner.holds_slot()); // every frame free, no loop: pages back to the OS
+    CHECK(owner.cached_blocks() == 0);
+}
+
+TEST_CASE("a sleeping loop keeps its slot while a frame carved from it lives", "[frame_cache]") {
+    std::size_t cached_while_one_lives = 0;
+    std::size_t cached_when_all_done = 1;
+    unblock::run([&]() -> unblock::task<> {
+        {
+            unblock::event release;
+            auto long_lived = unblock::create_task(
+                [](unblock::event& e) -> unblock::task<> { co_await e.wait(); }(release));
+            (void)co_await run_tasks(1000);
+            co_await unblock::sleep(1ms); // the loop parks with `long_lived` suspended
+            cached_while_one_lives = frame_cache::local().cached_blocks();
+            release.set();
+            co_await long_lived;
+        }                             // the handle goes, and the frame with it
+        co_await unblock::sleep(1ms); // parks again, nothing carved alive
+        cached_when_all_done = frame_cache::local().cached_blocks();
+    }());
+    if (UNBLOCK_FRAME_CACHE_ENABLED && UNBLOCK_FRAME_ARENA_ENABLED) {
+        CHECK(cached_while_one_lives >= 1000);
+    } else {
+        CHECK(cached_while_one_lives == 0);
+    }
+    CHECK(cached_when_all_done == 0);
+}
+
+TEST_CASE("with every slot taken, fresh frames come from the heap", "[frame_cache]") {
+    std::vector<std::unique_ptr<frame_cache>> caches;
+    std::vector<void*> blocks;
+    int from_slots = 0;
+    for (int i = 0; i <= frame_space::slot_count; ++i) {
+        caches.push_back(std::make_unique<frame_cache>());
+        caches.back()->begin_use();
+        blocks.push_back(caches.back()->allocate(64));
+        from_slots += frame_space::contains(blocks.back()) ? 1 : 0;
+    }
+    CHECK(from_slots <= frame_space::slot_count);
+    if (UNBLOCK_FRAME_CACHE_ENABLED && UNBLOCK_FRAME_ARENA_ENABLED) CHECK(from_slots > 0);
+    for (std::size_t i = 0; i < caches.size(); ++i) {
+        caches[i]->deallocate(blocks[i], 64);
+        caches[i]->end_use();
+        CHECK_FALSE(caches[i]->holds_slot());
+    }
+    // The slots are free again.
+    frame_cache later;
+    later.begin_use();
+    void* block = later.allocate(64);
+    CHECK(frame_space::contains(block) ==
+          bool(UNBLOCK_FRAME_CACHE_ENABLED && UNBLOCK_FRAME_ARENA_ENABLED));
+    later.deallocate(block, 64);
+    later.end_use();
 }
