@@ -11,6 +11,7 @@
 
 #include "support/start_methods.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -502,6 +503,7 @@ TEST_CASE("process pool: chaos - workers SIGKILLed at random while 2000 calls ru
     futures.reserve(calls);
     std::atomic<bool> stop{false};
     std::atomic<int> kills{0};
+    std::vector<int> killed; // the killer's, read after it is joined
     std::thread killer([&] {
         std::mt19937 rng(12345);
         std::size_t last = 0;
@@ -511,6 +513,7 @@ TEST_CASE("process pool: chaos - workers SIGKILLed at random while 2000 calls ru
                 const int pid = s.worker_pids[rng() % s.worker_pids.size()];
                 if (::kill(pid, SIGKILL) == 0) {
                     ++kills;
+                    killed.push_back(pid);
                 }
                 last = s.completed;
             }
@@ -540,6 +543,18 @@ TEST_CASE("process pool: chaos - workers SIGKILLed at random while 2000 calls ru
     CHECK(pool.stats().crashed > 0);
     CHECK(values > calls / 2);
     INFO("chaos: " << kills << " kills, " << crashed << " calls failed");
+    // The last SIGKILL may still be on its way to an idle worker: wait until
+    // the pool has reaped every killed worker, or the next call could go to one.
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    auto still_listed = [&] {
+        const auto pids = pool.stats().worker_pids;
+        return std::any_of(killed.begin(), killed.end(), [&](int pid) {
+            return std::find(pids.begin(), pids.end(), pid) != pids.end();
+        });
+    };
+    while (still_listed() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(1ms); // polls the pool's state, with a deadline
+    REQUIRE_FALSE(still_listed());
     require_usable(pool);
 }
 
