@@ -1,6 +1,6 @@
 // Tests of process_pool.hpp under hostile conditions (issue 14): closed
 // stdio, forked helpers holding copies of the pool's fds, workers writing
-// garbage on their own socket, workers inheriting the parent's loop, and a
+// garbage into their own answer pipe, workers inheriting the parent's loop, and a
 // replacement worker that cannot be started for a while.
 //
 // Each test bounds its waits; a regression fails instead of hanging.
@@ -149,7 +149,7 @@ int block_on(std::string started, std::string release_path) {
 void die() { std::abort(); }
 
 /// Writes bytes to fds 0-2, which are closed in the test that calls it: if
-/// the pool's socket sat there, the bytes would corrupt the protocol.
+/// the pool's channel sat there, the bytes would corrupt the protocol.
 int scribble_on_stdio(int x) {
     const char junk[16] = "garbage garbage";
     for (int fd = 0; fd != 3; ++fd) {
@@ -158,11 +158,13 @@ int scribble_on_stdio(int x) {
     return x;
 }
 
-/// The worker's socket to the pool: its only socket.
-int own_socket() {
+/// The worker's answer pipe to the pool: its only pipe above stdio that it
+/// writes (calls come in on a socket; channel.hpp).
+int answer_pipe() {
     for (int fd = 3; fd != 1024; ++fd) {
         struct stat st {};
-        if (::fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        if (::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
+            (::fcntl(fd, F_GETFL) & O_ACCMODE) == O_WRONLY) {
             return fd;
         }
     }
@@ -171,12 +173,12 @@ int own_socket() {
 
 /// Writes a stray frame header announcing `length` bytes before its answer.
 int announce(std::uint64_t length) {
-    static_cast<void>(::write(own_socket(), &length, sizeof length));
+    static_cast<void>(::write(answer_pipe(), &length, sizeof length));
     return 1;
 }
 
 /// Forks a helper that sleeps for a minute (holding a copy of the worker's
-/// socket), writes the helper's pid to `pid_path`, then crashes.
+/// socket and answer pipe), writes the helper's pid to `pid_path`, then crashes.
 int fork_helper_then_abort(std::string pid_path) {
     const pid_t helper = ::fork();
     if (helper == 0) {
@@ -350,10 +352,11 @@ TEST_CASE("process reliability: a replacement that cannot start yet neither brea
     auto running = pool.submit(&block_on, started, go);
     REQUIRE(wait_signal(started));
 
-    // No free fd below the limit: making a socket for a replacement fails
-    // until the dead worker's fds are closed (only the socket before pidfds:
-    // one fd, not the two a socketpair needs). Not lower: poll() refuses more
-    // fds than the limit. Retrying after back-off is tested with a hook below.
+    // No free fd below the limit: starting a replacement fails even once the
+    // dead worker's fds are closed (its socket, answer pipe and pidfd: three,
+    // and a replacement needs four at once: a socketpair and a pipe). Not
+    // lower: poll() refuses more fds than the limit. Retrying after back-off is tested with a hook
+    // below.
     rlimit saved{};
     REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
     int lowest_free = 0;

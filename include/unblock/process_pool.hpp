@@ -96,7 +96,7 @@
 ///   same `what()`; any other exception as `remote_error` naming the type.
 /// - A worker that dies (signal, `exit`, `abort`) while running a call fails
 ///   that call with `worker_crashed_error` ("exit code N" / "signal N
-///   (SIGNAME)"), also when a process it forked still holds its socket; the
+///   (SIGNAME)"), also when a process it forked still holds its channel; the
 ///   pool starts a replacement and carries on. A replacement that cannot
 ///   start yet (EAGAIN, EMFILE) is retried with back-off; the pool breaks
 ///   only when it has no worker left and starting one keeps failing.
@@ -106,8 +106,8 @@
 ///   Running out of memory while encoding is `std::bad_alloc`, not a codec
 ///   failure. A call or result over `options::max_frame_bytes` (default
 ///   1 GiB) is a `serialization_error`.
-/// - A worker that breaks the protocol (writes to the pool's socket, which
-///   it inherited) is killed by the pool and replaced; its call fails with
+/// - A worker that breaks the protocol (writes into its answer pipe to the
+///   pool, which it inherited) is killed by the pool and replaced; its call fails with
 ///   `worker_crashed_error` saying why. The pool keeps working.
 /// - An `initializer` that throws or exits breaks the pool: queued and
 ///   running calls fail with `broken_executor_error`, and so does every later

@@ -1,7 +1,7 @@
 // libFuzzer target: the process pool's frame reader and frame decoding, as the
 // pool's I/O thread runs them on what a worker sends. The input is written to
-// one end of a socket pair; `process_channel::read_some` reassembles frames
-// from the other end (with a 1 MiB frame limit), and each frame is decoded
+// an answer pipe; `process_channel::read_some` reassembles frames from its
+// read end (with a 1 MiB frame limit), and each frame is decoded
 // as the pool does (its kind byte, then a value or an exception record).
 // Any input must end in frames, a rejected header, or end-of-file: never a
 // crash, a hang, an exception other than serialization_error, or an
@@ -13,7 +13,7 @@
 #include <unblock/detail/process/fd.hpp>
 #include <unblock/detail/process/wire.hpp>
 
-#include <sys/socket.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstddef>
@@ -89,20 +89,19 @@ std::vector<std::vector<std::byte>> valid_streams() {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     int fds[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) std::abort();
-    // The input (at most -max_len bytes) fits the socket's buffer: write it
-    // all, then close, so the reader ends at end-of-file.
-    int buffer = 1 << 20;
-    ::setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
+    if (::pipe2(fds, O_CLOEXEC) != 0) std::abort();
+    // The input (at most -max_len = 64 KiB, a pipe's default capacity) fits
+    // the pipe: write it all, then close, so the reader ends at end-of-file.
+    ::fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
     std::size_t sent = 0;
     while (sent < size) {
-        const ssize_t n = ::send(fds[1], data + sent, size - sent, MSG_NOSIGNAL);
+        const ssize_t n = ::write(fds[1], data + sent, size - sent);
         if (n <= 0) std::abort();
         sent += static_cast<std::size_t>(n);
     }
     ::close(fds[1]);
 
-    process_channel channel(unique_fd(fds[0]), frame_limit);
+    process_channel channel(unique_fd(), unique_fd(fds[0]), frame_limit);
     for (;;) {
         const process_read_status status = channel.read_some([](std::vector<std::byte> payload) {
             decode_payload(payload);

@@ -1,6 +1,7 @@
 /// \file detail/process/channel.hpp
-/// `process_channel`: the pool's end of one worker socket, with non-blocking
-/// frame I/O for the pool's poll loop.
+/// `process_channel`: the pool's ends of one worker's socket (calls out) and
+/// answer pipe (answers in), with non-blocking frame I/O for the pool's poll
+/// loop.
 #pragma once
 
 #include "../integer_cast.hpp"
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 namespace unblock::detail {
 
@@ -29,20 +31,32 @@ enum class process_read_status {
     no_memory,  ///< the announced payload could not be allocated
 };
 
-/// The pool's end of a worker socket: sends one frame at a time and
-/// reassembles incoming frames, never blocking and never raising SIGPIPE.
+/// The pool's ends of a worker's channel: sends one call frame at a time on
+/// the socket and reassembles the answers arriving on the pipe, never
+/// blocking and never raising SIGPIPE.
 ///
-/// Not thread-safe: used by the pool's I/O thread only.
+/// Answers come over a pipe rather than back over the socket: on Linux a
+/// pipe hands 8 bytes to a sleeping reader 3-6 µs sooner than an AF_UNIX
+/// socket does (benchmarks/w4_process_round_trip.cpp measures the pipe
+/// floor), and the socket keeps MSG_NOSIGNAL for the pool's own writes.
+///
+/// Not thread-safe: used by the pool's I/O thread only (and by a submitter
+/// that owns the write side for one call, pool_core.hpp).
 class process_channel {
 public:
     process_channel() = default;
-    process_channel(unique_fd fd, std::uint64_t max_frame) noexcept
-        : m_fd(std::move(fd)), m_max_frame(max_frame) {}
+    /// `calls`: the socket's end; `answers`: the pipe's read end, non-blocking.
+    process_channel(unique_fd calls, unique_fd answers, std::uint64_t max_frame) noexcept
+        : m_fd(std::move(calls)), m_answers(std::move(answers)), m_max_frame(max_frame) {}
 
-    [[nodiscard]] int fd() const noexcept { return m_fd.get(); }
+    [[nodiscard]] int call_fd() const noexcept { return m_fd.get(); }
+    [[nodiscard]] int answer_fd() const noexcept { return m_answers.get(); }
 
-    /// Closes the socket (the worker sees EOF).
-    void close() noexcept { m_fd.reset(); }
+    /// Closes both (the worker sees EOF).
+    void close() noexcept {
+        m_fd.reset();
+        m_answers.reset();
+    }
 
     /// Whether part of `frame` is still to be sent.
     [[nodiscard]] bool wants_write(const std::vector<std::byte>& frame) const noexcept {
@@ -76,8 +90,8 @@ public:
     /// cannot be resynchronised: `rejected_length()` says what was announced.
     ///
     /// Small frames arrive through a staging buffer, so a whole answer is one
-    /// recv(); a read that comes back short means the socket is drained for
-    /// now, and the next poll() reports the rest (no recv() just to see EAGAIN).
+    /// read(); a read that comes back short means the pipe is drained for
+    /// now, and the next poll() reports the rest (no read() just to see EAGAIN).
     template <class OnFrame>
     [[nodiscard]] process_read_status read_some(OnFrame&& on_frame,
                                                 std::size_t budget = std::size_t{16} << 20) {
@@ -87,7 +101,7 @@ public:
             std::byte* target = direct ? m_payload.data() + m_payload_got : m_staging.data();
             const std::size_t want =
                 std::min(direct ? m_payload.size() - m_payload_got : m_staging.size(), budget);
-            const ssize_t n = ::recv(m_fd.get(), target, want, MSG_DONTWAIT);
+            const ssize_t n = ::read(m_answers.get(), target, want);
             if (n < 0 && errno == EINTR) {
                 continue;
             }
@@ -179,12 +193,13 @@ private:
         return process_read_status::open;
     }
 
-    unique_fd m_fd;
+    unique_fd m_fd;      ///< the socket: calls to the worker
+    unique_fd m_answers; ///< the pipe's read end: answers from the worker
     std::uint64_t m_max_frame = process_default_max_frame;
     std::uint64_t m_rejected_length = 0;
     bool m_rejected_foreign = false;
     std::size_t m_sent = 0;                  ///< bytes of the current outgoing frame sent
-    std::array<std::byte, 4096> m_staging{}; ///< small frames, whole, in one recv()
+    std::array<std::byte, 4096> m_staging{}; ///< small frames, whole, in one read()
     std::array<std::byte, process_header_bytes> m_header{};
     std::size_t m_header_got = 0;
     std::vector<std::byte> m_payload;

@@ -10,10 +10,12 @@
 #include <cerrno>
 #include <csignal>
 #include <cstddef>
+#include <ctime>
 #include <string>
 #include <system_error>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -130,6 +132,45 @@ inline void process_socketpair(unique_fd& a, unique_fd& b) {
     if (a.get() < 0 || b.get() < 0) {
         throw process_os_error("fcntl(F_DUPFD_CLOEXEC) failed");
     }
+}
+
+/// A pipe, both ends close-on-exec and above stdio: `read_end`, `write_end`.
+/// Throws `std::system_error`.
+inline void process_pipe(unique_fd& read_end, unique_fd& write_end) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) {
+        throw process_os_error("pipe2() failed");
+    }
+    read_end.reset(process_above_stdio(p[0]));
+    write_end.reset(process_above_stdio(p[1]));
+    if (read_end.get() < 0 || write_end.get() < 0) {
+        throw process_os_error("fcntl(F_DUPFD_CLOEXEC) failed");
+    }
+}
+
+/// Writes exactly `size` bytes to a pipe, blocking; false if the reader is
+/// gone or on error. Never raises SIGPIPE where it was not blocked already:
+/// the signal is blocked for this thread around the write, and the one a
+/// write to a closed pipe raises is taken back before unblocking. (A pipe has
+/// no MSG_NOSIGNAL, and a worker runs the user's code: its SIGPIPE
+/// disposition is left alone.) Async-signal-safe.
+[[nodiscard]] inline bool process_write_pipe_all(int fd, const void* data,
+                                                 std::size_t size) noexcept {
+    sigset_t pipe_only;
+    sigset_t before;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    ::pthread_sigmask(SIG_BLOCK, &pipe_only, &before);
+    const bool written =
+        process_transfer_all(static_cast<const char*>(data), size,
+                             [fd](const char* p, std::size_t n) { return ::write(fd, p, n); });
+    if (!written && errno == EPIPE && sigismember(&before, SIGPIPE) == 0) {
+        const timespec now{};
+        while (::sigtimedwait(&pipe_only, nullptr, &now) < 0 && errno == EINTR) {
+        }
+    }
+    ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+    return written;
 }
 
 /// Sets O_NONBLOCK on `fd`.

@@ -11,8 +11,8 @@
 /// The server itself uses only async-signal-safe calls (no heap, no locks):
 /// it resets signal dispositions and the mask, closes every inherited fd but
 /// its control socket and stdio, then serves fixed-size requests:
-/// - `spawn` (with the worker's socket attached as SCM_RIGHTS): forks a worker;
-///   replies with its pid or -errno.
+/// - `spawn` (with the worker's socket and answer pipe attached as
+///   SCM_RIGHTS): forks a worker; replies with its pid or -errno.
 /// - `reap`: SIGKILLs a worker (a no-op if it already exited) and waits for
 ///   it; replies with the wait status or -errno. Only the server can reap its
 ///   children, so a pid is never signalled after it could have been reused.
@@ -28,6 +28,7 @@
 #include "fd.hpp"
 #include "worker.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
@@ -71,7 +72,7 @@ struct process_server_message {
     process_server_message& operator=(const process_server_message&) = delete;
 
     iovec iov;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))] = {};
     msghdr msg{};
 };
 
@@ -105,17 +106,19 @@ public:
     process_fork_server& operator=(const process_fork_server&) = delete;
     ~process_fork_server() { stop(); }
 
-    /// Forks a worker serving on `worker_end` (which the caller still closes).
-    /// Returns its pid; throws `std::system_error` on failure.
-    pid_t spawn(int worker_end) {
+    /// Forks a worker reading calls from `call_end` and writing answers to
+    /// `answer_end` (which the caller still closes). Returns its pid; throws
+    /// `std::system_error` on failure.
+    pid_t spawn(int call_end, int answer_end) {
         process_server_request req{process_server_request::op::spawn, 0, 0};
         process_server_message message(req);
         msghdr& msg = message.msg;
         cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
         cmsg->cmsg_level = SOL_SOCKET;
         cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        std::memcpy(CMSG_DATA(cmsg), &worker_end, sizeof(int));
+        cmsg->cmsg_len = CMSG_LEN(2 * sizeof(int));
+        const int ends[2] = {call_end, answer_end};
+        std::memcpy(CMSG_DATA(cmsg), ends, sizeof ends);
         ssize_t n;
         do {
             n = ::sendmsg(m_ctl.get(), &msg, MSG_NOSIGNAL);
@@ -189,23 +192,28 @@ private:
         };
         for (;;) {
             process_server_request req{};
-            int fd = -1;
-            if (!receive(ctl_fd, req, fd)) {
+            int fds[2] = {-1, -1}; // a spawn's call socket and answer pipe
+            if (!receive(ctl_fd, req, fds)) {
                 break;
             }
-            const bool got_fd = fd >= 0;
-            fd = process_above_stdio(fd); // stdio may be closed: keep 0-2 for it
+            const bool got_fds = fds[0] >= 0 || fds[1] >= 0;
+            int moved_errno = 0;
+            for (int& fd : fds) {
+                fd = process_above_stdio(fd); // stdio may be closed: keep 0-2 for it
+                if (fd < 0 && moved_errno == 0) moved_errno = errno;
+            }
+            const bool both = fds[0] >= 0 && fds[1] >= 0;
             std::int64_t reply = -EINVAL;
-            if (got_fd && fd < 0) {
-                reply = -errno; // EMFILE: the spawn is retried
-            } else if (req.operation == process_server_request::op::spawn && fd >= 0) {
+            if (got_fds && !both && moved_errno != 0) {
+                reply = -moved_errno; // EMFILE: the spawn is retried
+            } else if (req.operation == process_server_request::op::spawn && both) {
                 if (count == capacity) {
                     reply = -EAGAIN;
                 } else {
                     const pid_t pid = ::fork();
                     if (pid == 0) {
                         ::close(ctl_fd);
-                        process_worker_main(fd, initializer, max_frame);
+                        process_worker_main(fds[0], fds[1], initializer, max_frame);
                     }
                     reply = pid < 0 ? -errno : pid;
                     if (pid > 0) {
@@ -222,8 +230,8 @@ private:
                 reply = got < 0 ? -errno : status;
                 forget(pid);
             }
-            if (fd >= 0) {
-                ::close(fd);
+            for (const int fd : fds) {
+                if (fd >= 0) ::close(fd);
             }
             if (!process_send_all(ctl_fd, &reply, sizeof reply)) {
                 break;
@@ -240,8 +248,8 @@ private:
         ::_exit(0);
     }
 
-    /// Receives one request and the fd attached to it (if any).
-    static bool receive(int ctl, process_server_request& req, int& fd) noexcept {
+    /// Receives one request and the fds attached to it (if any; -1 if not).
+    static bool receive(int ctl, process_server_request& req, int (&fds)[2]) noexcept {
         process_server_message message(req);
         msghdr& msg = message.msg;
         ssize_t n;
@@ -253,7 +261,8 @@ private:
         }
         for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
             if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-                std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+                const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                std::memcpy(fds, CMSG_DATA(c), std::min<std::size_t>(count, 2) * sizeof(int));
             }
         }
         const auto got = static_cast<std::size_t>(n);

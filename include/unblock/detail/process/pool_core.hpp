@@ -2,16 +2,17 @@
 /// The engine of `process_pool_executor`: the call queue, the worker table and
 /// the I/O thread that moves frames between them.
 ///
-/// One I/O thread per pool owns every socket and the fork server. It polls a
-/// wake-up pipe and all worker sockets, writes call frames and reads answers
+/// One I/O thread per pool owns every worker channel (a socket for calls, a
+/// pipe for answers: channel.hpp) and the fork server. It polls a wake-up
+/// pipe and all worker channels, writes call frames and reads answers
 /// without blocking (so a 200 MiB argument going out never stops a result
 /// coming in), and never holds the mutex while doing I/O, decoding, or
 /// running `on_done`. Sockets are written with MSG_NOSIGNAL: a worker dying
 /// mid-write is an EPIPE, never a SIGPIPE, and the program's SIGPIPE
 /// disposition is left alone.
 ///
-/// A worker's death is seen on a pidfd, not only as EOF on its socket: a
-/// process the worker forked keeps a copy of that socket open. A worker that
+/// A worker's death is seen on a pidfd, not only as EOF on its answer pipe: a
+/// process the worker forked keeps a copy of that pipe open. A worker that
 /// breaks the protocol (a stray header, a frame over `max_frame_bytes`, one
 /// the parent cannot allocate) is killed, fails only its own call, and is
 /// replaced. A replacement that cannot start (EAGAIN, EMFILE) is retried with
@@ -208,6 +209,7 @@ public:
     void run() noexcept {
         std::vector<pollfd> fds;
         std::vector<worker*> polled;
+        std::vector<std::size_t> send_slot;  // index in fds of polled[i]'s socket, or 0
         std::vector<std::size_t> pidfd_slot; // index in fds of polled[i]'s pidfd, or 0
         for (;;) {
             std::vector<std::uint64_t> kills;
@@ -255,6 +257,7 @@ public:
             }
             fds.clear();
             polled.clear();
+            send_slot.clear();
             pidfd_slot.clear();
             fds.push_back({m_wake_read.get(), POLLIN, 0});
             bool answer_due = false; // a call was sent in full: its answer is what comes next
@@ -263,12 +266,17 @@ public:
                 for (auto& w : m_workers) {
                     const bool sends = sends_locked(*w);
                     answer_due = answer_due || (w->call != nullptr && !sends && !w->dead);
-                    const short events = sends ? POLLIN | POLLOUT : POLLIN;
-                    fds.push_back({w->channel.fd(), events, 0});
+                    send_slot.push_back(sends ? 1 : 0); // made an index below
+                    fds.push_back({w->channel.answer_fd(), POLLIN, 0});
                     polled.push_back(w.get());
                 }
             }
-            for (worker* w : polled) {
+            for (std::size_t i = 0; i != polled.size(); ++i) {
+                worker* w = polled[i];
+                if (send_slot[i] != 0) {
+                    send_slot[i] = fds.size();
+                    fds.push_back({w->channel.call_fd(), POLLOUT, 0});
+                }
                 pidfd_slot.push_back(w->pidfd.get() >= 0 ? fds.size() : 0);
                 if (w->pidfd.get() >= 0) {
                     fds.push_back({w->pidfd.get(), POLLIN, 0});
@@ -283,15 +291,14 @@ public:
                 }
             }
             for (std::size_t i = 0; i != polled.size(); ++i) {
-                const short revents = fds[i + 1].revents;
                 worker& w = *polled[i];
                 // POLLOUT is asked for only while w.call has bytes to send,
                 // and then only this thread changes w.call.
-                if ((revents & POLLOUT) != 0 && !w.dead &&
+                if (send_slot[i] != 0 && fds[send_slot[i]].revents != 0 && !w.dead &&
                     !w.channel.write_some(w.call->m_request)) {
                     mark_dead(w); // EPIPE / ECONNRESET: the worker died
                 }
-                if ((revents & (POLLIN | POLLHUP | POLLERR)) != 0 && !w.dead) {
+                if ((fds[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) != 0 && !w.dead) {
                     read_from(w);
                 }
                 const std::size_t slot = pidfd_slot[i];
@@ -483,14 +490,20 @@ private:
             ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
         }
         process_set_nonblocking(mine.get());
+        unique_fd answers; // the pipe's read end: ours
+        unique_fd answer_end;
+        process_pipe(answers, answer_end);
+        // 1 MiB (the unprivileged limit) where allowed: fewer wake-ups for large answers.
+        ::fcntl(answer_end.get(), F_SETPIPE_SZ, 1 << 20);
+        process_set_nonblocking(answers.get());
         auto w = std::make_unique<worker>();
-        w->pid = m_server.spawn(theirs.get());
+        w->pid = m_server.spawn(theirs.get(), answer_end.get());
 #if defined(SYS_pidfd_open)
         // Safe from pid reuse: only the fork server reaps, and only when asked.
         // Without it (kernel < 5.3) a death is seen as EOF only.
         w->pidfd.reset(process_above_stdio(static_cast<int>(::syscall(SYS_pidfd_open, w->pid, 0))));
 #endif
-        w->channel = process_channel(std::move(mine), m_config.max_frame_bytes);
+        w->channel = process_channel(std::move(mine), std::move(answers), m_config.max_frame_bytes);
         try {
             std::lock_guard lock(m_mutex);
             m_workers.push_back(std::move(w));
@@ -500,7 +513,7 @@ private:
         }
     }
 
-    /// Reads `w`'s socket; kills `w` if it broke the protocol, marks it dead on EOF.
+    /// Reads `w`'s answers; kills `w` if it broke the protocol, marks it dead on EOF.
     void read_from(worker& w, std::size_t budget = std::size_t{16} << 20) {
         process_read_status status = process_read_status::open;
         try {

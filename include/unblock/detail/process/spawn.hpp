@@ -63,8 +63,9 @@ inline constexpr const char* process_worker_argument = "--unblock-process-worker
 /// The environment variable a spawned worker carries (the parent's pid).
 inline constexpr const char* process_worker_variable = "UNBLOCK_PROCESS_WORKER";
 
-/// The fd a spawned worker finds its socket on.
+/// The fds a spawned worker finds its socket (calls) and answer pipe on.
 inline constexpr int process_spawned_worker_fd = 3;
+inline constexpr int process_spawned_answer_fd = 4;
 
 /// What `is_worker_process` should be called like, for error messages.
 inline constexpr const char* process_worker_hook_hint =
@@ -120,25 +121,36 @@ public:
     process_exec_launcher& operator=(const process_exec_launcher&) = delete;
     ~process_exec_launcher() = default;
 
-    /// Starts a worker serving on `worker_end` (which the caller still
-    /// closes). Returns its pid; throws `std::system_error` on failure.
-    pid_t spawn(int worker_end) {
-        unique_fd moved; // dup2(fd, fd) would leave close-on-exec set
-        if (worker_end == process_spawned_worker_fd) {
-            moved.reset(::fcntl(worker_end, F_DUPFD_CLOEXEC, process_spawned_worker_fd + 1));
-            if (moved.get() < 0) {
-                throw process_os_error("fcntl(F_DUPFD_CLOEXEC) failed");
+    /// Starts a worker reading calls from `call_end` and writing answers to
+    /// `answer_end` (which the caller still closes). Returns its pid; throws
+    /// `std::system_error` on failure.
+    pid_t spawn(int call_end, int answer_end) {
+        // Both go to fds 3 and 4 in the child. One already there would be
+        // overwritten by the other's dup2, or keep close-on-exec (dup2(fd, fd)
+        // clears nothing): such ends are copied above 4 first.
+        unique_fd moved[2];
+        int ends[2] = {call_end, answer_end};
+        for (int i = 0; i != 2; ++i) {
+            if (ends[i] == process_spawned_worker_fd || ends[i] == process_spawned_answer_fd) {
+                moved[i].reset(::fcntl(ends[i], F_DUPFD_CLOEXEC, process_spawned_answer_fd + 1));
+                if (moved[i].get() < 0) {
+                    throw process_os_error("fcntl(F_DUPFD_CLOEXEC) failed");
+                }
+                ends[i] = moved[i].get();
             }
-            worker_end = moved.get();
         }
         spawn_settings settings;
-        int error = ::posix_spawn_file_actions_adddup2(&settings.actions, worker_end,
+        int error = ::posix_spawn_file_actions_adddup2(&settings.actions, ends[0],
                                                        process_spawned_worker_fd);
+        if (error == 0) {
+            error = ::posix_spawn_file_actions_adddup2(&settings.actions, ends[1],
+                                                       process_spawned_answer_fd);
+        }
 #if defined(__GLIBC__) && defined(__GLIBC_PREREQ)
 #if __GLIBC_PREREQ(2, 34)
         if (error == 0) {
             error = ::posix_spawn_file_actions_addclosefrom_np(&settings.actions,
-                                                               process_spawned_worker_fd + 1);
+                                                               process_spawned_answer_fd + 1);
         }
 #endif
 #endif
@@ -297,8 +309,11 @@ inline void process_decode_worker_settings(const std::string& hex, std::uint64_t
     // image's static initializers (a sanitizer's, the program's) do not turn
     // a crash into an exit code.
     process_reset_signals();
-    const int fd = process_spawned_worker_fd;
-    ::fcntl(fd, F_SETFD, FD_CLOEXEC); // not inherited by what the calls start
+    const int call_fd = process_spawned_worker_fd;
+    const int answer_fd = process_spawned_answer_fd;
+    // Not inherited by what the calls start.
+    ::fcntl(call_fd, F_SETFD, FD_CLOEXEC);
+    ::fcntl(answer_fd, F_SETFD, FD_CLOEXEC);
     int code = process_worker_internal_failure;
     try {
         std::uint64_t max_frame = 0;
@@ -306,10 +321,10 @@ inline void process_decode_worker_settings(const std::string& hex, std::uint64_t
         try {
             process_decode_worker_settings(self.settings, max_frame, initializer);
         } catch (...) {
-            process_worker_send_init_failure(fd);
+            process_worker_send_init_failure(answer_fd);
             return 1;
         }
-        code = process_worker_loop(fd, initializer, max_frame);
+        code = process_worker_loop(call_fd, answer_fd, initializer, max_frame);
     } catch (...) {
         // Out of memory while building a frame, or similar: the parent sees
         // the exit code and fails the call with worker_crashed_error.
@@ -329,14 +344,14 @@ public:
         }
     }
 
-    /// Starts a worker serving on `worker_end`; see the launchers.
-    pid_t spawn(int worker_end) {
+    /// Starts a worker with `call_end` and `answer_end`; see the launchers.
+    pid_t spawn(int call_end, int answer_end) {
         if (process_fault_injection::refused_spawns.load(std::memory_order_relaxed) > 0) {
             process_fault_injection::refused_spawns.fetch_sub(1, std::memory_order_relaxed);
             throw std::system_error(EAGAIN, std::generic_category(),
                                     "unblock::process_pool_executor: fork() of a worker failed");
         }
-        return m_exec ? m_exec->spawn(worker_end) : m_fork->spawn(worker_end);
+        return m_exec ? m_exec->spawn(call_end, answer_end) : m_fork->spawn(call_end, answer_end);
     }
     int reap(pid_t pid) { return m_exec ? m_exec->reap(pid) : m_fork->reap(pid); }
     [[nodiscard]] bool gone() const noexcept { return m_exec ? m_exec->gone() : m_fork->gone(); }

@@ -2,8 +2,9 @@
 /// The main loop of a worker process.
 ///
 /// A worker runs its initializer, announces `ready`, then answers call frames
-/// one at a time over its socket with blocking I/O until the socket reaches
-/// EOF. The parent never writes a second call before the answer to the first,
+/// one at a time with blocking I/O, calls read from its socket and answers
+/// written to its answer pipe (channel.hpp says why a pipe), until the socket
+/// reaches EOF. The parent never writes a second call before the answer to the first,
 /// and it reads and writes without blocking, so neither side can wait on the
 /// other in a cycle, whatever the payload sizes.
 #pragma once
@@ -40,10 +41,10 @@ inline void process_worker_flush() noexcept {
     std::fflush(stderr);
 }
 
-/// Sends one finished frame; false if the parent is gone.
+/// Sends one finished frame on the answer pipe `fd`; false if the parent is gone.
 [[nodiscard]] inline bool process_worker_send(int fd, byte_writer& frame) {
     process_end_frame(frame);
-    return process_send_all(fd, frame.buffer().data(), frame.size());
+    return process_write_pipe_all(fd, frame.buffer().data(), frame.size());
 }
 
 /// Forgets the library's thread-local state of the thread that built the
@@ -142,13 +143,15 @@ private:
     std::array<std::byte, 4096> m_buffer{};
 };
 
-/// Serves calls on `fd` until EOF. Returns the exit code.
-inline int process_worker_loop(int fd, void (*initializer)(), std::uint64_t max_frame) {
+/// Serves the calls read from `call_fd` until EOF, answering on `answer_fd`.
+/// Returns the exit code.
+inline int process_worker_loop(int call_fd, int answer_fd, void (*initializer)(),
+                               std::uint64_t max_frame) {
     if (initializer != nullptr) {
         try {
             initializer();
         } catch (...) {
-            process_worker_send_init_failure(fd);
+            process_worker_send_init_failure(answer_fd);
             return 1;
         }
     }
@@ -157,11 +160,11 @@ inline int process_worker_loop(int fd, void (*initializer)(), std::uint64_t max_
         process_begin_frame(frame);
         frame.write_raw(process_frame::ready);
         process_worker_flush();
-        if (!process_worker_send(fd, frame)) {
+        if (!process_worker_send(answer_fd, frame)) {
             return 0;
         }
     }
-    process_worker_input input(fd);
+    process_worker_input input(call_fd);
     for (;;) {
         std::byte header[process_header_bytes];
         if (!input.read(header, sizeof header)) {
@@ -179,19 +182,19 @@ inline int process_worker_loop(int fd, void (*initializer)(), std::uint64_t max_
         request.reader = byte_reader(request.storage.data(), request.storage.size());
         byte_writer frame = process_worker_answer(request, max_frame);
         process_worker_flush();
-        if (!process_worker_send(fd, frame)) {
+        if (!process_worker_send(answer_fd, frame)) {
             return 0;
         }
     }
 }
 
 /// Entry point of a freshly forked worker; never returns.
-[[noreturn]] inline void process_worker_main(int fd, void (*initializer)(),
+[[noreturn]] inline void process_worker_main(int call_fd, int answer_fd, void (*initializer)(),
                                              std::uint64_t max_frame) noexcept {
     process_worker_reset_thread_state();
     int code = process_worker_internal_failure;
     try {
-        code = process_worker_loop(fd, initializer, max_frame);
+        code = process_worker_loop(call_fd, answer_fd, initializer, max_frame);
     } catch (...) {
         // Out of memory while building a frame, or similar: the parent sees
         // the exit code and fails the call with worker_crashed_error.
