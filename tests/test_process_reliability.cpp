@@ -465,3 +465,37 @@ TEST_CASE("process reliability: a pool whose last worker cannot be replaced brea
     CHECK(what.find("could not start a worker process") != std::string::npos);
     CHECK_THROWS_AS(pool.submit(&add, 1, 2), unblock::broken_executor_error);
 }
+
+TEST_CASE("process reliability: an answer written to a closed pipe raises no SIGPIPE",
+          "[process_pool]") {
+    // A worker whose pool went away finds its answer pipe closed. Its SIGPIPE
+    // disposition is the user's (here the default, which kills): the write
+    // must fail instead, and leave no SIGPIPE pending.
+    int ends[2];
+    REQUIRE(::pipe(ends) == 0);
+    ::close(ends[0]);
+    struct sigaction default_action {};
+    default_action.sa_handler = SIG_DFL;
+    struct sigaction saved {};
+    REQUIRE(::sigaction(SIGPIPE, &default_action, &saved) == 0);
+    const char byte = 'x';
+    CHECK_FALSE(unblock::detail::process_write_pipe_all(ends[1], &byte, 1));
+    sigset_t pending;
+    ::sigpending(&pending);
+    CHECK(sigismember(&pending, SIGPIPE) == 0);
+
+    // Blocked by the user beforehand, the SIGPIPE stays theirs: pending.
+    sigset_t pipe_only;
+    sigset_t before;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    ::pthread_sigmask(SIG_BLOCK, &pipe_only, &before);
+    CHECK_FALSE(unblock::detail::process_write_pipe_all(ends[1], &byte, 1));
+    ::sigpending(&pending);
+    CHECK(sigismember(&pending, SIGPIPE) == 1);
+    const timespec now{};
+    static_cast<void>(::sigtimedwait(&pipe_only, nullptr, &now)); // take it back
+    ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+    ::sigaction(SIGPIPE, &saved, nullptr);
+    ::close(ends[1]);
+}
