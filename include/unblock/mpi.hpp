@@ -371,18 +371,7 @@ private:
         }
     }
 
-    /// Encodes the call frame into `call` and queues it (process_executor_api).
-    template <class Call, class Function, class... Args>
-    void launch(const std::shared_ptr<Call>& call, Function& f, Args&&... args) {
-        using traits = detail::process_callable<Function, Args...>;
-        if constexpr (traits::valid) {
-            m_core->check_open();
-            call->m_request =
-                detail::process_encode_call("unblock::mpi_pool_executor", m_options.max_frame_bytes,
-                                            f, std::forward<Args>(args)...);
-            m_core->submit(call);
-        }
-    }
+    static constexpr const char* executor_name = "unblock::mpi_pool_executor";
 
     mpi_environment& m_mpi;
     options m_options;

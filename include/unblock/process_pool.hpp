@@ -269,18 +269,7 @@ private:
 
     friend class detail::process_executor_api<process_pool_executor>;
 
-    /// Encodes the call frame into `call` and queues it (process_executor_api).
-    template <class Call, class Function, class... Args>
-    void launch(const std::shared_ptr<Call>& call, Function& f, Args&&... args) {
-        using traits = detail::process_callable<Function, Args...>;
-        if constexpr (traits::valid) {
-            m_core->check_open();
-            call->m_request = detail::process_encode_call("unblock::process_pool_executor",
-                                                          m_options.max_frame_bytes, f,
-                                                          std::forward<Args>(args)...);
-            m_core->submit(call);
-        }
-    }
+    static constexpr const char* executor_name = "unblock::process_pool_executor";
 
     options m_options;
     std::shared_ptr<detail::process_pool_core> m_core;

@@ -120,14 +120,13 @@ std::vector<std::byte> process_encode_call(const char* executor, std::uint64_t m
 }
 
 /// `start`, `start_future`, `submit` and `map` of an executor `Derived` whose
-/// calls run in other processes. `Derived` provides
+/// calls run in other processes. `Derived` provides (to this class, a friend)
 ///
-///     template <class Call, class Function, class... Args>
-///     void launch(const std::shared_ptr<Call>& call, Function& f, Args&&... args);
+///     static constexpr const char* executor_name;  // "unblock::..._executor"
+///     std::shared_ptr<Core> m_core;   // check_open(), submit(call)
+///     options m_options;              // .max_frame_bytes
 ///
-/// which encodes the call into `call->m_request` and queues it, throwing
-/// `executor_shutdown_error`, `broken_executor_error` or `serialization_error`
-/// (then `on_done` never runs).
+/// and `launch` below encodes each call and queues it on the core.
 template <class Derived>
 class process_executor_api {
 public:
@@ -149,7 +148,7 @@ public:
         check<Function, Args...>();
         auto call = std::make_shared<process_call<process_result_t<Function, Args...>>>();
         call->m_on_done = std::move(on_done);
-        self().launch(call, f, std::forward<Args>(args)...);
+        launch(call, f, std::forward<Args>(args)...);
         return call;
     }
 
@@ -186,7 +185,7 @@ public:
             }
         };
         try {
-            self().launch(call, f, std::forward<Args>(args)...);
+            launch(call, f, std::forward<Args>(args)...);
         } catch (const serialization_error&) {
             call->m_on_done = nullptr;
             promise->set_exception(std::current_exception());
@@ -271,6 +270,21 @@ protected:
 
 private:
     Derived& self() noexcept { return static_cast<Derived&>(*this); }
+
+    /// Encodes the call frame into `call` and queues it on the executor's
+    /// core. Throws `executor_shutdown_error`, `broken_executor_error` or
+    /// `serialization_error` (then `on_done` never runs).
+    template <class Call, class Function, class... Args>
+    void launch(const std::shared_ptr<Call>& call, Function& f, Args&&... args) {
+        if constexpr (process_callable<Function, Args...>::valid) {
+            auto& core = *self().m_core;
+            core.check_open();
+            call->m_request =
+                process_encode_call(Derived::executor_name, self().m_options.max_frame_bytes, f,
+                                    std::forward<Args>(args)...);
+            core.submit(call);
+        }
+    }
 
     /// The worker side of `map`: runs `fn` on each input of a chunk.
     template <class Pointer, class Value, class Result>
