@@ -8,7 +8,8 @@
 /// fault per 2 MiB.
 ///
 /// The process reserves `slot_count` slots of `slot_bytes` of address space
-/// once (PROT_NONE: no memory, no commit charge). A thread's frame cache
+/// once (PROT_NONE: no memory, no commit charge; not at all under an
+/// address-space limit, RLIMIT_AS). A thread's frame cache
 /// claims a slot when its running loop first needs a fresh frame and gives it
 /// back, its pages returned to the OS, once every frame carved from it is
 /// free again with no loop running (frame_cache.hpp). Any thread may free a
@@ -22,6 +23,7 @@
 #pragma once
 
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <bit>
@@ -119,6 +121,11 @@ private:
             return false; // 2 GiB of address space is too much to ask of a 32-bit process
         } else {
             static const std::uintptr_t base = [] {
+                // Under an address-space limit (ulimit -v) 2 GiB would come out
+                // of the program's own budget: frames then come from the heap.
+                rlimit limit{};
+                if (::getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur != RLIM_INFINITY)
+                    return std::uintptr_t{0};
                 constexpr std::size_t total = slot_bytes * std::size_t{slot_count};
                 void* p = ::mmap(nullptr, total + huge_page, PROT_NONE,
                                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
