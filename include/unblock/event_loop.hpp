@@ -480,7 +480,9 @@ private:
     }
 
     std::size_t m_offloads_in_flight = 0; ///< counted by detail::offload_token
-    detail::work_queue m_deferred_work;   ///< submitted during this iteration, for m_deferred_pool
+    /// Those of them worth spinning for (not a process pool's: see offload_token).
+    std::size_t m_spun_offloads_in_flight = 0;
+    detail::work_queue m_deferred_work; ///< submitted during this iteration, for m_deferred_pool
     thread_pool_executor* m_deferred_pool = nullptr;
     std::shared_ptr<thread_pool_executor> m_default_executor;
     bool m_default_executor_closed = false;
@@ -565,7 +567,7 @@ inline bool event_loop::iterate(clock::time_point wait_until) {
         flush_deferred_work();
         // Waiting for offloaded work: spin first if that pays now (detail::spin_advisor).
         const bool may_sleep = wait_until > clock::time_point::min();
-        const bool awaiting_offload = may_sleep && m_offloads_in_flight > 0;
+        const bool awaiting_offload = may_sleep && m_spun_offloads_in_flight > 0;
         detail::wait_clock waited;
         if (awaiting_offload && detail::spin_until([this] { return m_inbox.has_posts(); },
                                                    m_offload_spin.next_spin(), waited)) {
@@ -892,17 +894,26 @@ struct loop_access {
 /// the loop spins for completions only while some are in flight, and its
 /// destructor waits for them. Taken before the work is handed over, dropped
 /// (on the loop thread) when its completion has run or it was withdrawn.
+///
+/// A call made `spin_for = false` is waited for but never spun for: a
+/// process pool's I/O thread spins for the worker's answer itself, and two
+/// spinners beside the worker are one too many on a 2-core machine (W4's
+/// round trip doubled whenever both spun).
 class offload_token {
 public:
     offload_token() noexcept = default;
-    explicit offload_token(event_loop& loop) noexcept : m_loop(&loop) {
+    explicit offload_token(event_loop& loop, bool spin_for = true) noexcept
+        : m_loop(&loop), m_spin_for(spin_for) {
         ++loop.m_offloads_in_flight;
+        if (spin_for) ++loop.m_spun_offloads_in_flight;
     }
-    offload_token(offload_token&& other) noexcept : m_loop(std::exchange(other.m_loop, nullptr)) {}
+    offload_token(offload_token&& other) noexcept
+        : m_loop(std::exchange(other.m_loop, nullptr)), m_spin_for(other.m_spin_for) {}
     offload_token& operator=(offload_token&& other) noexcept {
         if (this != &other) {
             reset();
             m_loop = std::exchange(other.m_loop, nullptr);
+            m_spin_for = other.m_spin_for;
         }
         return *this;
     }
@@ -910,11 +921,15 @@ public:
 
     /// Stops counting; the call is over.
     void reset() noexcept {
-        if (m_loop) --std::exchange(m_loop, nullptr)->m_offloads_in_flight;
+        if (event_loop* loop = std::exchange(m_loop, nullptr)) {
+            --loop->m_offloads_in_flight;
+            if (m_spin_for) --loop->m_spun_offloads_in_flight;
+        }
     }
 
 private:
     event_loop* m_loop = nullptr;
+    bool m_spin_for = true;
 };
 
 /// Runs one blocking function on a thread of its own and resumes the awaiting

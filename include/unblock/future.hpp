@@ -244,11 +244,12 @@ namespace detail {
 
 /// Submits a future's operation with `start()`, which returns whether the work
 /// already completed inline; the future owns one reference, the work the other.
+/// `spin_for`: whether the loop may spin for its completion (offload_token).
 template <class Result, class State, class Start>
-future<Result> start_future(event_loop& loop, State* state, Start&& start) {
+future<Result> start_future(event_loop& loop, State* state, Start&& start, bool spin_for = true) {
     state->m_event_loop = &loop;
     future<Result> handle(state); // from here on the handle owns its reference
-    state->m_in_flight = offload_token(loop);
+    state->m_in_flight = offload_token(loop, spin_for);
     bool completed = false;
     try {
         completed = start();

@@ -1,5 +1,5 @@
 // ctest frame_cache.no_arena_under_an_address_space_limit: under RLIMIT_AS
-// (ulimit -v) the frame space is not reserved, so its 2 GiB never come out of
+// (ulimit -v) the frame space is not reserved, so its 4 GiB never come out of
 // the program's budget, and frames come from the heap; tasks still run.
 // Without a limit, the same program carves its frames from a slot. Exits 0
 // when both hold. (Not in sanitizer builds: their runtimes reserve terabytes

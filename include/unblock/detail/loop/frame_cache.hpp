@@ -60,8 +60,9 @@ public:
     /// a cached frame costs malloc exactly what an uncached one would.
     static constexpr std::size_t granularity = 8;
     static constexpr std::size_t largest = 1024; ///< larger frames are never cached
-    /// A busy loop keeps at most this much (100,000 small task frames are ~26 MB).
-    static constexpr std::size_t max_cached_bytes = frame_space::slot_bytes;
+    /// A busy loop keeps at most this much of heap blocks, beside its slot's
+    /// (frames beyond the slot: 100,000 small task frames are ~26 MB).
+    static constexpr std::size_t max_cached_bytes = std::size_t{32} << 20;
     /// What a sleeping loop keeps of its slot's pages: one huge page.
     static constexpr std::size_t kept_while_sleeping = frame_space::huge_page;
 
@@ -88,7 +89,10 @@ public:
             ++m_slot_live;
             return block;
         }
-        if (frame_block* block = pop(m_free[size_class])) return block;
+        if (frame_block* block = pop(m_free[size_class])) {
+            m_cached_bytes -= rounded(size);
+            return block;
+        }
         if (m_users != 0) {
             if (void* block = carve(size)) return block;
         }
@@ -120,6 +124,7 @@ public:
             return;
         }
         push(m_free[class_of(size)], p, size);
+        m_cached_bytes += rounded(size);
     }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
@@ -140,6 +145,7 @@ public:
             while (frame_block* block = pop(head))
                 ::operator delete(block);
         }
+        m_cached_bytes = 0;
         if (m_slot == frame_space::no_slot) return;
         for (frame_block* block = frame_space::take_remote(m_slot); block != nullptr;) {
             frame_block* next = block->next;
@@ -194,13 +200,11 @@ private:
         if (block == nullptr) return nullptr;
         head = block->next;
         --m_cached;
-        m_cached_bytes -= rounded(block->size);
         return block;
     }
     void push(frame_block*& head, void* p, std::size_t size) noexcept {
         head = ::new (p) frame_block{head, size};
         ++m_cached;
-        m_cached_bytes += rounded(size);
     }
 
     /// A fresh block from this thread's slot (claimed on first use), or null.
@@ -239,7 +243,7 @@ private:
     std::array<frame_block*, class_count> m_free{};      ///< heap blocks, per size class
     std::array<frame_block*, class_count> m_slot_free{}; ///< blocks of m_slot, per size class
     std::size_t m_cached = 0;                            ///< blocks on both kinds of free lists
-    std::size_t m_cached_bytes = 0;                      ///< their rounded sizes, summed
+    std::size_t m_cached_bytes = 0; ///< the rounded sizes of those on m_free, summed
     int m_users = 0; ///< running loops on this thread (nested runs are refused, so 0 or 1)
     int m_slot = frame_space::no_slot;   ///< the slot fresh frames are carved from
     std::byte* m_slot_top = nullptr;     ///< where the next fresh frame starts

@@ -62,10 +62,15 @@ auto process_executor_api<Derived>::start_future(Loop& loop, Function f, Args&&.
     check<Function, Args...>();
     using result = process_result_t<Function, Args...>;
     auto* state = new process_future_state<result>();
-    return detail::start_future<result>(loop, state, [&] {
-        state->launch(self(), f, std::forward<Args>(args)...);
-        return false; // completes on the executor's I/O thread
-    });
+    // Not spun for by the loop: the executor's I/O thread spins for the
+    // answer (pool_core.hpp), and the loop sleeps until it posts it.
+    return detail::start_future<result>(
+        loop, state,
+        [&] {
+            state->launch(self(), f, std::forward<Args>(args)...);
+            return false; // completes on the executor's I/O thread
+        },
+        false);
 }
 
 } // namespace unblock::detail
