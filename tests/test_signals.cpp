@@ -7,6 +7,7 @@
 #include <csignal>
 #include <stdexcept>
 
+#include <pthread.h>
 #include <unistd.h>
 
 using unblock::task;
@@ -17,6 +18,21 @@ bool has_default_action(int signal_number) {
     struct sigaction current {};
     REQUIRE(::sigaction(signal_number, nullptr, &current) == 0);
     return (current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == SIG_DFL;
+}
+
+/// Sends SIGUSR1 to this process from the calling (pool) thread. Under
+/// ThreadSanitizer it is sent to this thread only: clang 14's TSan defers a
+/// signal to the receiving thread's next intercepted call, and one that lands
+/// on the loop thread asleep in epoll_wait was seen never to be handled (the
+/// test timed out in 1 CI run of many; see also test_program_sigint_run). The
+/// handler's thread does not matter to the library: it only writes the
+/// loop's self-pipe.
+void send_sigusr1() {
+#if defined(UNBLOCK_SANITIZER_THREAD)
+    ::pthread_kill(::pthread_self(), SIGUSR1);
+#else
+    ::kill(::getpid(), SIGUSR1);
+#endif
 }
 
 } // namespace
@@ -34,8 +50,8 @@ TEST_CASE("signals: a handler runs on the loop thread for a signal sent from ano
             if (++calls == 2) received.set();
         });
         CHECK_FALSE(has_default_action(SIGUSR1));
-        co_await unblock::to_thread([] { ::kill(::getpid(), SIGUSR1); });
-        co_await unblock::to_thread([] { ::kill(::getpid(), SIGUSR1); });
+        co_await unblock::to_thread(send_sigusr1);
+        co_await unblock::to_thread(send_sigusr1);
         co_await received.wait();
         CHECK(loop.remove_signal_handler(SIGUSR1));
         CHECK_FALSE(loop.remove_signal_handler(SIGUSR1));
