@@ -333,7 +333,6 @@ public:
                     const int ready = ::poll(fds.data(), fds.size(), 0);
                     if (ready != 0) {
                         if (ready > 0) m_answer_spin.record(waited.elapsed());
-
                         return ready > 0;
                     }
                     cpu_relax();
