@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -200,4 +201,85 @@ TEST_CASE("to_thread(process_pool, f, args...) is lazy, returns results, rethrow
     CHECK(std::chrono::steady_clock::now() - start < 30s);
     pool.shutdown(true);
     CHECK_FALSE(exists(marker));
+}
+
+namespace {
+int add_one(int x) { return x + 1; }
+int sleep_ms(int ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    return ms;
+}
+} // namespace
+
+TEST_CASE("a loop spinning for its process call reads the worker's answer itself",
+          "[process_offload]") {
+    UNBLOCK_EACH_START_METHOD();
+    unblock::process_pool_executor pool(unblock::test::pool_options(1));
+    unblock::event_loop::options settings;
+    settings.offload_spin = 20ms; // longer than a round trip even on a busy machine
+    unblock::event_loop loop(settings);
+    constexpr int calls = 50;
+    auto body = [&]() -> task<int> {
+        int x = 0;
+        for (int i = 0; i != calls; ++i)
+            x = co_await unblock::run_in_executor(pool, add_one, x);
+        co_return x;
+    };
+    CHECK(loop.run_until_complete(body()) == calls);
+    const unblock::process_pool_stats stats = pool.stats();
+    CHECK(stats.completed == calls);
+    // The first call may find no idle worker yet; after it each one is
+    // written to the idle worker by the loop, which then polls its pipe.
+    CHECK(stats.read_by_loop > 0);
+    CHECK(stats.read_by_loop <= stats.completed);
+}
+
+TEST_CASE("answers the loop polls for stay exact beside other submitters, recycled workers "
+          "and killed calls",
+          "[process_offload][cancel]") {
+    UNBLOCK_EACH_START_METHOD();
+    auto options = unblock::test::pool_options(2);
+    options.max_tasks_per_child = 3; // workers end and are replaced under the polling loop
+    unblock::process_pool_executor pool(unblock::test::pool_options(options));
+    // Another thread submits beside the loop: it competes for the idle workers.
+    std::atomic<int> thread_errors{0};
+    std::thread other([&] {
+        for (int i = 0; i != 100; ++i) {
+            if (pool.submit(add_one, i).get() != i + 1) ++thread_errors;
+        }
+    });
+    auto body = [&]() -> task<int> {
+        int wrong = 0;
+        for (int i = 0; i != 150; ++i) {
+            if (i % 25 == 0) {
+                // Killed while the loop may be polling its answer pipe.
+                try {
+                    co_await unblock::wait_for(unblock::run_in_executor(pool, sleep_ms, 10'000),
+                                               1ms);
+                    ++wrong;
+                } catch (const unblock::timeout_error&) {
+                }
+            }
+            if (co_await unblock::run_in_executor(pool, add_one, i) != i + 1) ++wrong;
+        }
+        co_return wrong;
+    };
+    CHECK(unblock::run(body()) == 0);
+    other.join();
+    CHECK(thread_errors == 0);
+    CHECK(pool.stats().crashed == 0); // the kills were the pool's own
+}
+
+TEST_CASE("shutting a process pool down on the loop thread waits for the loop's own call",
+          "[process_offload]") {
+    UNBLOCK_EACH_START_METHOD();
+    unblock::process_pool_executor pool(unblock::test::pool_options(1));
+    auto body = [&]() -> task<int> {
+        auto call = unblock::run_in_executor(pool, sleep_ms, 50);
+        // The loop wrote the call to the idle worker and would read its
+        // answer itself; blocking here, it cannot: the pool's thread must.
+        pool.shutdown(true);
+        co_return co_await call;
+    };
+    CHECK(unblock::run(body()) == 50);
 }

@@ -11,6 +11,7 @@
 #include "detail/loop/frame_cache.hpp"
 #include "detail/loop/inbox.hpp"
 #include "detail/loop/loop_node.hpp"
+#include "detail/loop/loop_probe.hpp"
 #include "detail/loop/reactor.hpp"
 #include "detail/loop/signals.hpp"
 #include "detail/loop/task_state.hpp"
@@ -440,12 +441,24 @@ private:
     /// One iteration; with nothing ready, sleeps until `wait_until` at most
     /// and returns false (what woke it runs in the next iteration).
     bool iterate(clock::time_point wait_until = clock::time_point::max());
+    /// The spin's test: a completion is posted. Every 8th test also polls the
+    /// probes (each poll is a system call; the inbox test is a load).
+    bool completion_arrived() noexcept {
+        if (m_inbox.has_posts()) return true;
+        if (m_probes.empty() || ++m_spins_since_probe < 8) return false;
+        m_spins_since_probe = 0;
+        m_probes.for_each([](detail::loop_probe& probe) { probe.m_poll(&probe); });
+        return m_inbox.has_posts();
+    }
     void run_node(detail::loop_node* node) noexcept;
     void report_slow_step(const std::string& task_name, clock::duration duration) noexcept;
 
     options m_options;
     detail::spin_advisor m_offload_spin; ///< whether to spin for completions (loop thread)
     detail::node_fifo m_ready;
+    /// What the loop reads itself while it spins (detail/loop/loop_probe.hpp).
+    detail::intrusive_list<detail::loop_probe> m_probes;
+    unsigned m_spins_since_probe = 0;
     detail::timer_heap m_timers;
     detail::inbox m_inbox;
     detail::reactor m_reactor{m_inbox.wake_fd()};
@@ -569,7 +582,7 @@ inline bool event_loop::iterate(clock::time_point wait_until) {
         const bool may_sleep = wait_until > clock::time_point::min();
         const bool awaiting_offload = may_sleep && m_spun_offloads_in_flight > 0;
         detail::wait_clock waited;
-        if (awaiting_offload && detail::spin_until([this] { return m_inbox.has_posts(); },
+        if (awaiting_offload && detail::spin_until([this] { return completion_arrived(); },
                                                    m_offload_spin.next_spin(), waited)) {
             m_offload_spin.record(waited.elapsed());
             return false; // a completion arrived while spinning
@@ -833,6 +846,8 @@ inline event_loop::~event_loop() {
     }
     // add_reader/add_writer callbacks still registered are dropped.
     m_reactor.drop_persistent(&release_fd_callback);
+    // Probes of work that never completed here unlink from a list that is gone.
+    m_probes.consume([](detail::loop_probe&) {});
     // Pending call_later callbacks are dropped (their handles may outlive the loop).
     while (!m_timers.empty()) {
         detail::timer_node* node = m_timers.pop();
@@ -862,6 +877,11 @@ struct loop_access {
     static reactor& reactor_of(event_loop& loop) noexcept { return loop.m_reactor; }
     /// Queues `node` from any thread and wakes the loop; allocates nothing.
     static void post(event_loop& loop, loop_node* node) noexcept { loop.post_threadsafe(node); }
+    /// Has the loop poll `probe` while it spins for offloaded work, until
+    /// `probe` unlinks itself. Loop thread.
+    static void add_probe(event_loop& loop, loop_probe* probe) noexcept {
+        loop.m_probes.push_back(probe);
+    }
     /// Queues `node` to run at `deadline`. Loop thread.
     static void add_timer(event_loop& loop, timer_node* node,
                           event_loop::clock::time_point deadline) {

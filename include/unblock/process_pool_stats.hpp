@@ -20,11 +20,14 @@ enum class start_method {
 
 /// A snapshot of a process pool's activity (`process_pool_executor::stats()`).
 struct process_pool_stats {
-    std::size_t workers = 0;      ///< worker processes alive (starting or ready)
-    std::size_t idle = 0;         ///< ready workers without a call
-    std::size_t queued = 0;       ///< calls waiting for a worker
-    std::size_t running = 0;      ///< calls assigned to a worker
-    std::size_t completed = 0;    ///< calls that returned or threw in a worker
+    std::size_t workers = 0;   ///< worker processes alive (starting or ready)
+    std::size_t idle = 0;      ///< ready workers without a call
+    std::size_t queued = 0;    ///< calls waiting for a worker
+    std::size_t running = 0;   ///< calls assigned to a worker
+    std::size_t completed = 0; ///< calls that returned or threw in a worker
+    /// Of `completed`, answers the awaiting loop read from the worker itself
+    /// while it spun for them (the pool's I/O thread read the others).
+    std::size_t read_by_loop = 0;
     std::size_t crashed = 0;      ///< workers that died without being asked to
     std::vector<int> worker_pids; ///< pids of the live workers
 };

@@ -45,6 +45,9 @@ class process_call_owner {
 public:
     /// See `process_call_base::cancel()`.
     virtual cancel_outcome cancel(process_call_base& call) noexcept = 0;
+    /// See `process_call_base::poll_answer()`. An owner that cannot be polled
+    /// does nothing: its own thread delivers every answer.
+    virtual void poll_answer(process_call_base& call) noexcept { static_cast<void>(call); }
 
 protected:
     ~process_call_owner() = default;
@@ -88,6 +91,19 @@ public:
         return owner ? owner->cancel(*this) : cancel_outcome::too_late;
     }
 
+    /// Reads the answer if it has arrived, completing the call here (then
+    /// `on_done` runs on this thread); never blocks. For a submitter that
+    /// spins for its answer (`m_polled`); the pool's I/O thread reads it
+    /// otherwise. Any thread.
+    void poll_answer() noexcept {
+        if (done()) {
+            return;
+        }
+        if (const std::shared_ptr<process_call_owner> owner = m_owner.lock()) {
+            owner->poll_answer(*this);
+        }
+    }
+
     // ---- used by the pool -------------------------------------------------
 
     /// Decodes the worker's answer and stores the value; a decode failure is
@@ -115,6 +131,13 @@ public:
     process_call_state m_state = process_call_state::queued; ///< guarded by the pool's mutex
     std::uint64_t m_id = 0;                                  ///< set by the pool at submission
     std::weak_ptr<process_call_owner> m_owner;               ///< set by the pool at submission
+    /// The submitter will spin for the answer and poll it (`poll_answer`);
+    /// set before submission.
+    bool m_submitter_polls = false;
+    /// The submitter wrote the call to its worker itself and polls for the
+    /// answer, so the pool's I/O thread does not spin for it. Set by the
+    /// pool at submission, before `submit` returns; guarded by its mutex.
+    bool m_polled = false;
     std::function<void()> m_on_done;
 
 protected:

@@ -40,8 +40,9 @@ enum class process_read_status {
 /// socket does (benchmarks/w4_process_round_trip.cpp measures the pipe
 /// floor), and the socket keeps MSG_NOSIGNAL for the pool's own writes.
 ///
-/// Not thread-safe: used by the pool's I/O thread only (and by a submitter
-/// that owns the write side for one call, pool_core.hpp).
+/// Not thread-safe: used by the pool's I/O thread (and by a submitter that
+/// owns the write side for one call, or the read side while it polls for
+/// its answer: pool_core.hpp). The two sides share no state.
 class process_channel {
 public:
     process_channel() = default;

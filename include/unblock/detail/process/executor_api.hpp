@@ -136,8 +136,9 @@ public:
 
     /// Starts `f(args...)` in a worker and returns the call's shared state.
     ///
-    /// `on_done` is invoked exactly once, on the executor's I/O thread or
-    /// synchronously inside `cancel()`/`shutdown()`, after the result or
+    /// `on_done` is invoked exactly once, on the executor's I/O thread,
+    /// synchronously inside `cancel()`/`shutdown()`, or on a thread that
+    /// polls the call (`process_call_base::poll_answer`), after the result or
     /// error is stored in the returned call. It must be cheap and must not
     /// throw. If `start` throws (`executor_shutdown_error`,
     /// `broken_executor_error`, `serialization_error` when an argument cannot

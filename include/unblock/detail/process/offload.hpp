@@ -6,6 +6,7 @@
 #pragma once
 
 #include "../../future.hpp"
+#include "../loop/loop_probe.hpp"
 #include "call.hpp"
 #include "executor_api.hpp"
 
@@ -18,19 +19,41 @@ namespace unblock::detail {
 /// posts the state to the loop's inbox; a withdrawn or killed call is done at
 /// once (cancelled) and its completion still arrives, releasing the work's
 /// reference.
+///
+/// A call its submitting loop wrote to an idle worker itself (`m_polled`) is
+/// also a probe of that loop: while the loop spins for it, it reads the
+/// worker's answer pipe itself (process_pool_core::poll_answer), so the
+/// answer costs neither the pool's I/O thread nor a wake-up of the loop.
 template <class Result>
-class process_future_state final : public future_state<Result>, public loop_node {
+class process_future_state final : public future_state<Result>,
+                                   public loop_node,
+                                   public loop_probe {
 public:
-    process_future_state() noexcept : loop_node(&on_complete) { this->m_completion = this; }
-
-    /// Starts `f(args...)` on `pool` (a process pool, or any executor with
-    /// the same `start`). Throws what `pool.start` throws; then nothing will
-    /// complete.
-    template <class Pool, class Function, class... Args>
-    void launch(Pool& pool, Function&& f, Args&&... args) {
-        m_call = pool.start([this] { loop_access::post(*this->m_event_loop, this); },
-                            std::forward<Function>(f), std::forward<Args>(args)...);
+    process_future_state() noexcept : loop_node(&on_complete), loop_probe(&poll) {
+        this->m_completion = this;
     }
+
+    /// The call's shared state with `on_done` set: it posts this state to
+    /// the loop. For `launch` in process_executor_api::start_future.
+    template <class Call>
+    std::shared_ptr<Call> make_call() {
+        auto call = std::make_shared<Call>();
+        call->m_on_done = [this] { loop_access::post(*this->m_event_loop, this); };
+        call->m_submitter_polls = true;
+        return call;
+    }
+
+    /// `call` was submitted; if the loop wrote it to its worker, the loop
+    /// spins for the answer and reads it itself.
+    void started(std::shared_ptr<process_call<Result>> call) noexcept {
+        m_call = std::move(call);
+        if (m_call->m_polled) { // written by this thread, in submit
+            this->m_in_flight = offload_token(*this->m_event_loop, true);
+            loop_access::add_probe(*this->m_event_loop, this);
+        }
+    }
+
+    ~process_future_state() override { static_cast<loop_probe&>(*this).unlink(); }
 
     result_slot<Result>& result() noexcept override { return m_result; }
 
@@ -43,8 +66,13 @@ private:
 
     static void on_complete(loop_node* node) noexcept {
         auto* self = static_cast<process_future_state*>(node);
+        static_cast<loop_probe&>(*self).unlink();
         if (!self->m_done) store_result(self->m_result, [self] { return self->m_call->take(); });
         self->work_completed_on_loop();
+    }
+
+    static void poll(loop_probe* probe) noexcept {
+        static_cast<process_future_state*>(probe)->m_call->poll_answer();
     }
 
     std::shared_ptr<process_call<Result>> m_call;
@@ -62,13 +90,16 @@ auto process_executor_api<Derived>::start_future(Loop& loop, Function f, Args&&.
     check<Function, Args...>();
     using result = process_result_t<Function, Args...>;
     auto* state = new process_future_state<result>();
-    // Not spun for by the loop: the executor's I/O thread spins for the
-    // answer (pool_core.hpp), and the loop sleeps until it posts it.
+    // Spun for by the loop only if it reads the answer itself (`started`):
+    // otherwise the executor's I/O thread spins for the answer
+    // (pool_core.hpp), and two spinners beside the worker are one too many.
     return detail::start_future<result>(
         loop, state,
         [&] {
-            state->launch(self(), f, std::forward<Args>(args)...);
-            return false; // completes on the executor's I/O thread
+            auto call = state->template make_call<process_call<result>>();
+            launch(call, f, std::forward<Args>(args)...);
+            state->started(std::move(call));
+            return false; // completes on the executor's I/O thread, or in a probe
         },
         false);
 }

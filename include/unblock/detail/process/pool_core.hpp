@@ -2,13 +2,18 @@
 /// The engine of `process_pool_executor`: the call queue, the worker table and
 /// the I/O thread that moves frames between them.
 ///
-/// One I/O thread per pool owns every worker channel (a socket for calls, a
+/// One I/O thread per pool owns the worker channels (a socket for calls, a
 /// pipe for answers: channel.hpp) and the fork server. It polls a wake-up
 /// pipe and all worker channels, writes call frames and reads answers
 /// without blocking (so a 200 MiB argument going out never stops a result
 /// coming in), and never holds the mutex while doing I/O, decoding, or
-/// running `on_done`. Sockets are written with MSG_NOSIGNAL: a worker dying
-/// mid-write is an EPIPE, never a SIGPIPE, and the program's SIGPIPE
+/// running `on_done`. Two shortcuts leave it out of a small call's round
+/// trip: a submitter that finds a worker idle writes the call itself
+/// (`submit`), and a loop spinning for the answer reads it itself
+/// (`poll_answer`). Each side of a channel has one user at a time
+/// (`writer_outside`, `being_read`), and the I/O thread keeps watching every
+/// answer pipe, so an answer nobody polls for is still read at once. Sockets are written with
+/// MSG_NOSIGNAL: a worker dying mid-write is an EPIPE, never a SIGPIPE, and the program's SIGPIPE
 /// disposition is left alone.
 ///
 /// A worker's death is seen on a pidfd, not only as EOF on its answer pipe: a
@@ -102,6 +107,7 @@ public:
                 direct->call = call;
                 direct->writer_outside = true; // its channel's write side is ours
                 call->m_state = process_call_state::running;
+                call->m_polled = call->m_submitter_polls;
             } else {
                 m_queue.push_back(call);
             }
@@ -113,18 +119,54 @@ public:
         // `direct` stays in m_workers while writer_outside is set (sweep and
         // the end of run() wait for it); `call` keeps the frame alive even if
         // the answer or a cancel completes the call meanwhile.
-        (void)direct->channel.write_some(call->m_request);
+        const bool sent = direct->channel.write_some(call->m_request) &&
+                          !direct->channel.wants_write(call->m_request);
         {
             std::lock_guard lock(m_mutex);
             direct->writer_outside = false;
         }
-        // Whatever happened to the write (some left to send, a dead worker),
-        // the I/O thread takes over from here. It is woken for a call written
-        // in full too: it then wakes while the worker runs the call rather
-        // than after, and may spin for the answer (wait_for_events): one
-        // wake-up fewer on the round trip. Woken only when answers came, it
-        // would never see an answer due, nor learn whether spinning pays.
-        wake();
+        // What is left of the write (some to send, a dead worker) is the I/O
+        // thread's. A call written in full whose submitter polls for the
+        // answer needs nothing from it: it watches every answer pipe already.
+        // Any other call wakes it so that it spins for the answer
+        // (wait_for_events) while the worker runs: one wake-up fewer on the
+        // round trip, and it learns whether spinning pays.
+        if (!sent || !call->m_polled) {
+            wake();
+        }
+    }
+
+    /// Reads the answers of the worker running `call`, unless another
+    /// thread is reading them now; may complete `call` on this thread. The
+    /// loop polls this while it spins for the answer, which then costs it
+    /// no wake-up (detail/process/offload.hpp).
+    void poll_answer(process_call_base& call) noexcept override {
+        worker* w = nullptr;
+        {
+            std::lock_guard lock(m_mutex);
+            for (const auto& candidate : m_workers) {
+                if (candidate->call.get() == &call) {
+                    w = candidate.get();
+                    break;
+                }
+            }
+            if (w == nullptr || w->dead || w->being_read) {
+                return;
+            }
+            w->being_read = true; // the read side is ours; sweep leaves w alone
+        }
+        read_from(*w, read_budget, true);
+        bool wake_io = false;
+        {
+            std::lock_guard lock(m_mutex);
+            w->being_read = false;
+            // A reap, queued calls for the now idle worker, or the end of
+            // shutdown wait for the I/O thread, which may be asleep.
+            wake_io = w->dead || (w->call == nullptr && (!m_queue.empty() || m_shutdown));
+        }
+        if (wake_io) {
+            wake();
+        }
     }
 
     /// Throws what `submit` would throw if no more calls are accepted.
@@ -188,6 +230,7 @@ public:
         std::lock_guard lock(m_mutex);
         s.queued = m_queue.size();
         s.completed = m_completed;
+        s.read_by_loop = m_read_by_loop;
         s.crashed = m_crashed;
         for (const auto& w : m_workers) {
             if (w->dead) {
@@ -232,7 +275,7 @@ public:
                 dispatch_locked();
                 finished = m_shutdown && m_queue.empty() &&
                            std::none_of(m_workers.begin(), m_workers.end(), [](const auto& w) {
-                               return w->call != nullptr || w->writer_outside;
+                               return w->call != nullptr || w->writer_outside || w->being_read;
                            });
                 m_sending.clear();
                 for (auto& w : m_workers) {
@@ -265,7 +308,8 @@ public:
                 std::lock_guard lock(m_mutex); // a submitter may be giving a worker its call
                 for (auto& w : m_workers) {
                     const bool sends = sends_locked(*w);
-                    answer_due = answer_due || (w->call != nullptr && !sends && !w->dead);
+                    answer_due = answer_due ||
+                                 (w->call != nullptr && !w->call->m_polled && !sends && !w->dead);
                     send_slot.push_back(sends ? 1 : 0); // made an index below
                     fds.push_back({w->channel.answer_fd(), POLLIN, 0});
                     polled.push_back(w.get());
@@ -294,18 +338,24 @@ public:
                 worker& w = *polled[i];
                 // POLLOUT is asked for only while w.call has bytes to send,
                 // and then only this thread changes w.call.
-                if (send_slot[i] != 0 && fds[send_slot[i]].revents != 0 && !w.dead &&
+                if (send_slot[i] != 0 && fds[send_slot[i]].revents != 0 && !is_dead(w) &&
                     !w.channel.write_some(w.call->m_request)) {
                     mark_dead(w); // EPIPE / ECONNRESET: the worker died
                 }
-                if ((fds[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) != 0 && !w.dead) {
-                    read_from(w);
-                }
+                const bool readable = (fds[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
                 const std::size_t slot = pidfd_slot[i];
-                if (slot != 0 && fds[slot].revents != 0 && !w.dead) {
-                    // It exited: take what it wrote before, then reap it.
-                    read_from(w, ~std::size_t{0});
-                    mark_dead(w);
+                const bool exited = slot != 0 && fds[slot].revents != 0;
+                // A submitter reading w's answers (poll_answer) keeps them:
+                // the next poll() reports what it leaves.
+                if ((readable || exited) && begin_reading(w)) {
+                    if (exited) {
+                        // It exited: take what it wrote before, then reap it.
+                        read_from(w, ~std::size_t{0});
+                        mark_dead(w);
+                    } else {
+                        read_from(w);
+                    }
+                    end_reading(w);
                 }
             }
         }
@@ -372,6 +422,9 @@ private:
         bool dead = false;             ///< to be reaped; guarded by m_mutex
         bool expected_exit = false;    ///< the pool stops it; guarded by m_mutex
         bool writer_outside = false;   ///< `submit` is writing its call; guarded by m_mutex
+        /// A thread reads its answers now (the I/O thread, or a submitter
+        /// in poll_answer); guarded by m_mutex.
+        bool being_read = false;
         std::shared_ptr<process_call_base> call; ///< guarded by m_mutex
         std::size_t calls_done = 0;              ///< guarded by m_mutex
     };
@@ -417,8 +470,9 @@ private:
 
     [[nodiscard]] bool any_dead() const {
         std::lock_guard lock(m_mutex);
-        return std::any_of(m_workers.begin(), m_workers.end(),
-                           [](const auto& w) { return w->dead && !w->writer_outside; });
+        return std::any_of(m_workers.begin(), m_workers.end(), [](const auto& w) {
+            return w->dead && !w->writer_outside && !w->being_read;
+        });
     }
 
     /// Starts workers until there are `max_workers` (while there is work to
@@ -512,14 +566,19 @@ private:
         }
     }
 
-    /// Reads `w`'s answers; kills `w` if it broke the protocol, marks it dead on EOF.
-    void read_from(worker& w, std::size_t budget = std::size_t{16} << 20) {
+    /// Bytes read from one worker per turn: fairness between workers.
+    static constexpr std::size_t read_budget = std::size_t{16} << 20;
+
+    /// Reads `w`'s answers (by the thread that set w.being_read: the I/O
+    /// thread, or a submitter in poll_answer if `by_submitter`); kills `w` if
+    /// it broke the protocol, marks it dead on EOF.
+    void read_from(worker& w, std::size_t budget = read_budget, bool by_submitter = false) {
         process_read_status status = process_read_status::open;
         try {
             status = w.channel.read_some(
                 [&](std::vector<std::byte> payload) {
-                    handle_frame(w, std::move(payload));
-                    return !w.dead;
+                    handle_frame(w, std::move(payload), by_submitter);
+                    return !is_dead(w);
                 },
                 budget);
         } catch (...) {
@@ -562,7 +621,7 @@ private:
         mark_dead(w);
     }
 
-    void handle_frame(worker& w, std::vector<std::byte> payload) {
+    void handle_frame(worker& w, std::vector<std::byte> payload, bool by_submitter) {
         byte_reader in(payload.data(), payload.size());
         const auto kind = in.read_raw<process_frame>();
         if (kind == process_frame::ready) {
@@ -597,6 +656,7 @@ private:
                 call->m_state = process_call_state::finishing;
                 claimed = true;
                 ++m_completed;
+                m_read_by_loop += by_submitter ? 1 : 0;
             }
             ++w.calls_done;
             if (m_config.max_tasks_per_child != 0 && w.calls_done >= m_config.max_tasks_per_child) {
@@ -629,6 +689,27 @@ private:
         w.dead = true;
     }
 
+    [[nodiscard]] bool is_dead(const worker& w) const {
+        std::lock_guard lock(m_mutex);
+        return w.dead;
+    }
+
+    /// Takes `w`'s read side for the I/O thread: false if it is dead or a
+    /// submitter is reading it (poll_answer).
+    [[nodiscard]] bool begin_reading(worker& w) {
+        std::lock_guard lock(m_mutex);
+        if (w.dead || w.being_read) {
+            return false;
+        }
+        w.being_read = true;
+        return true;
+    }
+
+    void end_reading(worker& w) {
+        std::lock_guard lock(m_mutex);
+        w.being_read = false;
+    }
+
     /// Reaps dead workers, fails their calls with `worker_crashed_error`, and
     /// breaks the pool if a worker died in its initializer.
     void sweep() {
@@ -637,7 +718,8 @@ private:
             {
                 std::lock_guard lock(m_mutex);
                 for (auto& candidate : m_workers) {
-                    if (candidate->dead && !candidate->writer_outside) { // else submit wakes us
+                    if (candidate->dead && !candidate->writer_outside &&
+                        !candidate->being_read) { // else submit or poll_answer wakes us
                         w = candidate.get();
                         break;
                     }
@@ -785,6 +867,7 @@ private:
     std::vector<worker*> m_sending; // workers with a frame to send this turn; I/O thread only
     std::uint64_t m_next_id = 0;    // guarded by m_mutex
     std::size_t m_completed = 0;    // guarded by m_mutex
+    std::size_t m_read_by_loop = 0; // guarded by m_mutex
     std::size_t m_crashed = 0;      // guarded by m_mutex
     bool m_shutdown = false;        // guarded by m_mutex
     bool m_broken = false;          // guarded by m_mutex
