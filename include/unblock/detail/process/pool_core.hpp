@@ -7,14 +7,16 @@
 /// pipe and all worker channels, writes call frames and reads answers
 /// without blocking (so a 200 MiB argument going out never stops a result
 /// coming in), and never holds the mutex while doing I/O, decoding, or
-/// running `on_done`. Two shortcuts leave it out of a small call's round
-/// trip: a submitter that finds a worker idle writes the call itself
-/// (`submit`), and a loop spinning for the answer reads it itself
-/// (`poll_answer`). Each side of a channel has one user at a time
-/// (`writer_outside`, `being_read`), and the I/O thread keeps watching every
-/// answer pipe, so an answer nobody polls for is still read at once. Sockets are written with
-/// MSG_NOSIGNAL: a worker dying mid-write is an EPIPE, never a SIGPIPE, and the program's SIGPIPE
+/// running `on_done`. Sockets are written with MSG_NOSIGNAL: a worker dying
+/// mid-write is an EPIPE, never a SIGPIPE, and the program's SIGPIPE
 /// disposition is left alone.
+///
+/// Two shortcuts keep the I/O thread off a small call's round trip: a
+/// submitter that finds a worker idle writes the call itself (`submit`), and
+/// a loop spinning for the answer reads it itself (`poll_answer`). Each side
+/// of a channel has one user at a time (`writer_outside`, `being_read`), and
+/// the I/O thread keeps watching every answer pipe, so an answer that nobody
+/// polls for is still read at once.
 ///
 /// A worker's death is seen on a pidfd, not only as EOF on its answer pipe: a
 /// process the worker forked keeps a copy of that pipe open. A worker that
