@@ -221,7 +221,8 @@ TEST_CASE("a loop spinning for its process call reads the worker's answer itself
     constexpr int calls = 50;
     auto body = [&]() -> task<int> {
         int x = 0;
-        for (int i = 0; i != calls; ++i) x = co_await unblock::run_in_executor(pool, add_one, x);
+        for (int i = 0; i != calls; ++i)
+            x = co_await unblock::run_in_executor(pool, add_one, x);
         co_return x;
     };
     // The pool's I/O thread watches the answer pipe too and may read an
