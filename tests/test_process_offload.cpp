@@ -284,9 +284,11 @@ TEST_CASE("shutting a process pool down on the loop thread waits for the loop's 
     UNBLOCK_EACH_START_METHOD();
     unblock::process_pool_executor pool(unblock::test::pool_options(1));
     auto body = [&]() -> task<int> {
+        // After one call the worker is ready and idle, so the next is written
+        // to it by the loop, which would read its answer itself; blocked
+        // here, it cannot: the pool's thread must.
+        CHECK(co_await unblock::run_in_executor(pool, add_one, 0) == 1);
         auto call = unblock::run_in_executor(pool, sleep_ms, 50);
-        // The loop wrote the call to the idle worker and would read its
-        // answer itself; blocking here, it cannot: the pool's thread must.
         pool.shutdown(true);
         co_return co_await call;
     };

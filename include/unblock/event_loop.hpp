@@ -918,7 +918,9 @@ struct loop_access {
 /// A call made `spin_for = false` is waited for but never spun for: a
 /// process pool's I/O thread spins for the worker's answer itself, and two
 /// spinners beside the worker are one too many on a 2-core machine (W4's
-/// round trip doubled whenever both spun).
+/// round trip doubled whenever both spun). A process call the loop wrote to
+/// its worker is spun for after all: the loop reads that answer itself
+/// (detail/loop/loop_probe.hpp), and the I/O thread does not spin for it.
 class offload_token {
 public:
     offload_token() noexcept = default;
