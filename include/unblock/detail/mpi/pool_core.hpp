@@ -12,6 +12,7 @@
 #pragma once
 
 #include "../process/call.hpp"
+#include "../process/intake.hpp"
 #include "../process/wire.hpp"
 #include "transport.hpp"
 
@@ -19,7 +20,6 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -50,7 +50,7 @@ struct mpi_pool_config {
     std::uint64_t max_frame = process_default_max_frame;
 };
 
-class mpi_pool_core final : public process_call_owner,
+class mpi_pool_core final : public process_call_intake,
                             public std::enable_shared_from_this<mpi_pool_core> {
 public:
     explicit mpi_pool_core(mpi_pool_config config)
@@ -66,31 +66,7 @@ public:
             call->m_state = process_call_state::queued;
             m_queue.push_back(call);
         }
-        m_wake.notify_one();
-    }
-
-    void check_open() const {
-        std::lock_guard lock(m_mutex);
-        throw_if_closed_locked();
-    }
-
-    /// Accepts no more calls; with `cancel_futures`, completes the queued ones
-    /// with `cancelled_error` (their `on_done` runs here). The I/O thread
-    /// finishes the running ones, then returns from run().
-    void shutdown(bool cancel_futures) {
-        std::deque<std::shared_ptr<process_call_base>> victims;
-        {
-            std::lock_guard lock(m_mutex);
-            m_shutdown = true;
-            if (cancel_futures) {
-                victims.swap(m_queue);
-                for (auto& call : victims)
-                    call->m_state = process_call_state::finishing;
-            }
-        }
-        m_wake.notify_one();
-        for (auto& call : victims)
-            call->complete_error(process_make_error<cancelled_error>());
+        wake_io();
     }
 
     [[nodiscard]] mpi_pool_stats stats() const {
@@ -103,11 +79,7 @@ public:
     /// concurrent.futures' Future.cancel() on a running call, it is too late.
     cancel_outcome cancel(process_call_base& call) noexcept override {
         std::unique_lock lock(m_mutex);
-        if (call.m_state != process_call_state::queued) return cancel_outcome::too_late;
-        const auto it = std::find_if(m_queue.begin(), m_queue.end(),
-                                     [&](const auto& queued) { return queued.get() == &call; });
-        if (it != m_queue.end()) m_queue.erase(it);
-        call.m_state = process_call_state::finishing;
+        if (!withdraw_queued_locked(call)) return cancel_outcome::too_late;
         lock.unlock();
         call.complete_error(process_make_error<cancelled_error>());
         return cancel_outcome::withdrawn;
@@ -127,16 +99,13 @@ public:
     }
 
 private:
+    void wake_io() noexcept override { m_wake.notify_one(); }
+
     struct worker_slot {
         std::shared_ptr<process_call_base> call;     ///< running here, or null when idle
         std::vector<std::byte> sending;              ///< the call frame MPI_Isend reads
         MPI_Request send_request = MPI_REQUEST_NULL; ///< the frame's MPI_Isend
     };
-
-    void throw_if_closed_locked() const {
-        if (!m_broken_reason.empty()) throw broken_executor_error(m_broken_reason);
-        if (m_shutdown) throw executor_shutdown_error();
-    }
 
     [[nodiscard]] bool any_running() const noexcept {
         return std::any_of(m_workers.begin(), m_workers.end(),
@@ -241,33 +210,27 @@ private:
 
     /// Fails every queued and running call and refuses new ones.
     void break_executor(const std::string& reason) noexcept {
-        std::vector<std::shared_ptr<process_call_base>> victims;
+        process_call_queue victims;
         try {
             std::lock_guard lock(m_mutex);
             m_broken_reason = reason;
-            for (auto& call : m_queue)
-                victims.push_back(std::move(call));
-            m_queue.clear();
+            m_broken = true;
+            victims = withdraw_all_locked();
             for (auto& w : m_workers) {
-                if (w.call) victims.push_back(std::move(w.call));
+                if (!w.call) continue;
+                w.call->m_state = process_call_state::finishing;
+                victims.push_back(std::move(w.call));
             }
-            for (auto& call : victims)
-                call->m_state = process_call_state::finishing;
         } catch (...) {
             // Out of memory while breaking: the calls already moved still fail below.
         }
-        for (auto& call : victims)
-            call->complete_error(process_make_error<broken_executor_error>(reason));
+        process_fail_all<broken_executor_error>(victims, reason);
     }
 
     const mpi_pool_config m_config;
-    mutable std::mutex m_mutex;
     std::condition_variable m_wake;
-    std::deque<std::shared_ptr<process_call_base>> m_queue; ///< guarded by m_mutex
-    bool m_shutdown = false;                                ///< guarded by m_mutex
-    std::size_t m_running = 0;                              ///< guarded by m_mutex
-    std::size_t m_completed = 0;                            ///< guarded by m_mutex
-    std::string m_broken_reason;                            ///< guarded by m_mutex
+    std::size_t m_running = 0;          ///< guarded by m_mutex
+    std::size_t m_completed = 0;        ///< guarded by m_mutex
     std::vector<worker_slot> m_workers; ///< the I/O thread's, but for break_executor
 };
 

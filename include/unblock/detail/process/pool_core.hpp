@@ -34,6 +34,7 @@
 #include "call.hpp"
 #include "channel.hpp"
 #include "fd.hpp"
+#include "intake.hpp"
 #include "spawn.hpp"
 #include "wire.hpp"
 
@@ -42,7 +43,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -60,7 +60,7 @@ namespace unblock::detail {
 
 /// The shared state of a process pool. Thread-safe except `run()`, which is
 /// the body of the pool's single I/O thread.
-class process_pool_core final : public process_call_owner,
+class process_pool_core final : public process_call_intake,
                                 public std::enable_shared_from_this<process_pool_core> {
 public:
     /// Starts the fork server and the workers. Throws `std::system_error` if
@@ -115,7 +115,7 @@ public:
             }
         }
         if (direct == nullptr) {
-            wake();
+            wake_io();
             return;
         }
         // `direct` stays in m_workers while writer_outside is set (sweep and
@@ -134,7 +134,7 @@ public:
         // (wait_for_events) while the worker runs: one wake-up fewer on the
         // round trip, and it learns whether spinning pays.
         if (!sent || !call->m_polled) {
-            wake();
+            wake_io();
         }
     }
 
@@ -158,55 +158,22 @@ public:
             w->being_read = true; // the read side is ours; sweep leaves w alone
         }
         read_from(*w, read_budget, true);
-        bool wake_io = false;
+        bool io_needed = false;
         {
             std::lock_guard lock(m_mutex);
             w->being_read = false;
             // A reap, queued calls for the now idle worker, or the end of
             // shutdown wait for the I/O thread, which may be asleep.
-            wake_io = w->dead || (w->call == nullptr && (!m_queue.empty() || m_shutdown));
+            io_needed = w->dead || (w->call == nullptr && (!m_queue.empty() || m_shutdown));
         }
-        if (wake_io) {
-            wake();
-        }
-    }
-
-    /// Throws what `submit` would throw if no more calls are accepted.
-    void check_open() const {
-        std::lock_guard lock(m_mutex);
-        throw_if_closed_locked();
-    }
-
-    /// Accepts no more calls; with `cancel_futures`, completes the queued
-    /// ones with `cancelled_error` (their `on_done` runs here). The I/O
-    /// thread finishes the rest, then stops the workers and returns.
-    void shutdown(bool cancel_futures) {
-        std::deque<std::shared_ptr<process_call_base>> victims;
-        {
-            std::lock_guard lock(m_mutex);
-            m_shutdown = true;
-            if (cancel_futures) {
-                victims.swap(m_queue);
-                for (auto& call : victims) {
-                    call->m_state = process_call_state::finishing;
-                }
-            }
-        }
-        wake();
-        for (auto& call : victims) {
-            call->complete_error(process_make_error<cancelled_error>());
+        if (io_needed) {
+            wake_io();
         }
     }
 
     cancel_outcome cancel(process_call_base& call) noexcept override {
         std::unique_lock lock(m_mutex);
-        if (call.m_state == process_call_state::queued) {
-            const auto it = std::find_if(m_queue.begin(), m_queue.end(),
-                                         [&](const auto& queued) { return queued.get() == &call; });
-            if (it != m_queue.end()) {
-                m_queue.erase(it);
-            }
-            call.m_state = process_call_state::finishing;
+        if (withdraw_queued_locked(call)) {
             lock.unlock();
             call.complete_error(process_make_error<cancelled_error>());
             return cancel_outcome::withdrawn;
@@ -219,7 +186,7 @@ public:
             }
             call.m_state = process_call_state::finishing;
             lock.unlock();
-            wake();
+            wake_io();
             call.complete_error(process_make_error<cancelled_error>());
             return cancel_outcome::killed;
         }
@@ -365,7 +332,7 @@ public:
     }
 
     /// Wakes the I/O thread. Any thread.
-    void wake() noexcept {
+    void wake_io() noexcept override {
         const char byte = 1;
         [[maybe_unused]] const ssize_t n = ::write(m_wake_write.get(), &byte, 1); // EAGAIN: pending
     }
@@ -404,15 +371,6 @@ public:
     }
 
 private:
-    void throw_if_closed_locked() const {
-        if (m_shutdown) {
-            throw executor_shutdown_error();
-        }
-        if (m_broken) {
-            throw broken_executor_error(m_broken_reason);
-        }
-    }
-
     /// One worker process, as the I/O thread sees it.
     struct worker {
         pid_t pid = -1;
@@ -805,7 +763,7 @@ private:
     /// Fails every queued and running call with `broken_executor_error` and
     /// stops all workers; later submissions throw it.
     void break_pool(const std::string& reason) {
-        std::vector<std::shared_ptr<process_call_base>> victims;
+        process_call_queue victims;
         {
             std::lock_guard lock(m_mutex);
             if (m_broken) {
@@ -813,11 +771,7 @@ private:
             }
             m_broken = true;
             m_broken_reason = reason;
-            for (auto& call : m_queue) {
-                call->m_state = process_call_state::finishing;
-                victims.push_back(std::move(call));
-            }
-            m_queue.clear();
+            victims = withdraw_all_locked();
             for (auto& w : m_workers) {
                 if (w->call && w->call->m_state == process_call_state::running) {
                     w->call->m_state = process_call_state::finishing;
@@ -827,9 +781,7 @@ private:
                 w->expected_exit = true;
             }
         }
-        for (auto& call : victims) {
-            call->complete_error(process_make_error<broken_executor_error>(reason));
-        }
+        process_fail_all<broken_executor_error>(victims, reason);
     }
 
     /// Stops every worker and the fork server (I/O thread, at the end).
@@ -862,8 +814,6 @@ private:
     /// Whether the I/O thread spins for answers; I/O thread only.
     spin_advisor m_answer_spin{std::chrono::microseconds(50)};
 
-    mutable std::mutex m_mutex;
-    std::deque<std::shared_ptr<process_call_base>> m_queue; // guarded by m_mutex
     std::vector<std::unique_ptr<worker>> m_workers; // guarded by m_mutex; I/O thread mutates
     std::vector<std::uint64_t> m_kills;             // guarded by m_mutex
     std::vector<worker*> m_sending; // workers with a frame to send this turn; I/O thread only
@@ -871,9 +821,6 @@ private:
     std::size_t m_completed = 0;    // guarded by m_mutex
     std::size_t m_read_by_loop = 0; // guarded by m_mutex
     std::size_t m_crashed = 0;      // guarded by m_mutex
-    bool m_shutdown = false;        // guarded by m_mutex
-    bool m_broken = false;          // guarded by m_mutex
-    std::string m_broken_reason;    // guarded by m_mutex
 };
 
 } // namespace unblock::detail
