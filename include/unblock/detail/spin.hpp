@@ -47,19 +47,21 @@ private:
 };
 
 /// Polls `ready()` for at most `limit`; returns whether it became true. The
-/// first 64 polls read no clock (most spins that pay end there), then `waited`
-/// starts and the clock is read once every 64 polls, so polling stays cheap.
+/// first `polls_per_clock_read` polls read no clock (most spins that pay end
+/// there), then `waited` starts and the clock is read once every
+/// `polls_per_clock_read` polls, so polling stays cheap. A poll that is itself
+/// a system call wants 1: the clock read then costs less than the poll.
 template <class Ready>
-bool spin_until(Ready&& ready, std::chrono::steady_clock::duration limit,
-                wait_clock& waited) noexcept {
+bool spin_until(Ready&& ready, std::chrono::steady_clock::duration limit, wait_clock& waited,
+                int polls_per_clock_read = 64) noexcept {
     if (limit <= std::chrono::steady_clock::duration::zero()) return ready();
-    for (int i = 0; i < 64; ++i) {
+    for (int i = 0; i < polls_per_clock_read; ++i) {
         if (ready()) return true;
         cpu_relax();
     }
     const auto deadline = saturating_deadline(waited.start(), limit);
     for (;;) {
-        for (int i = 0; i < 64; ++i) {
+        for (int i = 0; i < polls_per_clock_read; ++i) {
             if (ready()) return true;
             cpu_relax();
         }

@@ -346,16 +346,15 @@ public:
         wait_clock waited;
         if (answer_due) {
             const auto spin = m_answer_spin.next_spin();
-            if (spin > std::chrono::steady_clock::duration::zero()) {
-                const auto deadline = saturating_deadline(waited.start(), spin);
-                do {
-                    const int ready = ::poll(fds.data(), fds.size(), 0);
-                    if (ready != 0) {
-                        if (ready > 0) m_answer_spin.record(waited.elapsed());
-                        return ready > 0;
-                    }
-                    cpu_relax();
-                } while (std::chrono::steady_clock::now() < deadline);
+            int ready = 0;
+            const auto poll_now = [&] {
+                ready = ::poll(fds.data(), fds.size(), 0);
+                return ready != 0;
+            };
+            if (spin > std::chrono::steady_clock::duration::zero() &&
+                spin_until(poll_now, spin, waited, 1)) {
+                if (ready > 0) m_answer_spin.record(waited.elapsed());
+                return ready > 0;
             }
             (void)waited.start();
         }
