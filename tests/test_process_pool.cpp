@@ -614,6 +614,9 @@ TEST_CASE("process pool: a failing initializer breaks the pool", "[process_pool]
             CHECK(message.find("exit code 6") != std::string::npos);
         }
         CHECK_THROWS_AS(pool.submit(&add, 1, 2), unblock::broken_executor_error);
+        // Shut down too, it still says why it is broken (as concurrent.futures does).
+        pool.shutdown();
+        CHECK_THROWS_WITH(pool.submit(&add, 1, 2), Catch::Contains("initializer failed"));
     }
 }
 
