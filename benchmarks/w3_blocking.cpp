@@ -2,12 +2,15 @@
 // sleep to a 64-thread pool; total wall ms (ideal 10). cold_wall_ms on a
 // fresh pool, wall_ms the median of the next 5 rounds. Twice: a pool whose
 // threads start on demand (impl `unblock`), and one whose threads all start
-// with it (`unblock-min_workers`, comparable with Asio's thread_pool).
+// with it (`unblock-min_workers`, comparable with Asio's thread_pool). And
+// the floor of every pool that starts threads on demand (`thread-floor`, not
+// a peer): plain threads started one after another, each sleeping, no pool.
 #include "support/measure.hpp"
 
 #include <unblock/unblock.hpp>
 
 #include <thread>
+#include <vector>
 
 unblock::task<double> round_ms(int tasks, std::chrono::milliseconds sleep) {
     std::vector<unblock::task<>> work;
@@ -32,6 +35,24 @@ unblock::task<> measure(const char* impl, bool smoke) {
     std::printf("W3 %s cold_wall_ms=%.2f wall_ms=%.2f\n", impl, cold, bench::median(warm));
 }
 
+/// 64 plain std::threads started one after another, each sleeping 10 ms: the
+/// wall time until the last ends. What creating the threads costs this kernel,
+/// which a cold on-demand pool pays on top of the sleep.
+void thread_floor(bool smoke) {
+    const int threads = smoke ? 4 : 64;
+    const auto sleep = std::chrono::milliseconds(smoke ? 1 : 10);
+    std::vector<std::thread> started;
+    started.reserve(static_cast<std::size_t>(threads));
+    const auto start = bench::clock::now();
+    for (int i = 0; i < threads; ++i)
+        started.emplace_back([sleep] { std::this_thread::sleep_for(sleep); });
+    for (auto& t : started)
+        t.join();
+    const double wall =
+        std::chrono::duration<double, std::milli>(bench::clock::now() - start).count();
+    std::printf("W3 thread-floor cold_wall_ms=%.2f\n", wall);
+}
+
 int main(int argc, char** argv) {
     const bool smoke = bench::smoke_mode(argc, argv);
     const std::size_t threads = smoke ? 4 : 64;
@@ -41,6 +62,7 @@ int main(int argc, char** argv) {
         loop.set_default_executor(std::make_shared<unblock::thread_pool_executor>(threads));
         loop.run_until_complete(measure("unblock", smoke));
     }
+    thread_floor(smoke); // after unblock's cold round, so that one is the process's first
     // ...and all started with the pool (options::min_workers), as Asio's
     // thread_pool does: the cold round then pays no thread creation.
     unblock::thread_pool_executor::options prestarted;

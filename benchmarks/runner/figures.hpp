@@ -17,7 +17,9 @@ namespace runner {
 inline const std::string our_impl = "unblock";
 
 /// Impls that are references rather than peers (not "the best peer").
-inline bool is_reference_impl(const std::string& impl) { return impl == "pipe-floor"; }
+inline bool is_reference_impl(const std::string& impl) {
+    return impl == "pipe-floor" || impl == "thread-floor";
+}
 
 struct figure_meta {
     std::string title; ///< what a reader sees, with its unit
