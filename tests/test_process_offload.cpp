@@ -287,7 +287,8 @@ TEST_CASE("shutting a process pool down on the loop thread waits for the loop's 
         // After one call the worker is ready and idle, so the next is written
         // to it by the loop, which would read its answer itself; blocked
         // here, it cannot: the pool's thread must.
-        CHECK(co_await unblock::run_in_executor(pool, add_one, 0) == 1);
+        const int first = co_await unblock::run_in_executor(pool, add_one, 0);
+        CHECK(first == 1);
         auto call = unblock::run_in_executor(pool, sleep_ms, 50);
         pool.shutdown(true);
         co_return co_await call;

@@ -33,7 +33,8 @@ task<std::string> echo_once(std::string host, std::uint16_t port, std::string te
     std::string reply(text.size(), '\0');
     co_await stream.read_exact(reply.data(), reply.size());
     char extra = 0;
-    CHECK(co_await stream.read_some(&extra, 1) == 0); // then the server closes
+    const std::size_t after_end = co_await stream.read_some(&extra, 1);
+    CHECK(after_end == 0); // then the server closes
     co_return reply;
 }
 
