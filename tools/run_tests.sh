@@ -114,6 +114,7 @@ preset_compiler() {
 # --- the configs ---------------------------------------------------------------
 declare -A status
 declare -A seconds
+declare -A failed_tests
 failed=0
 
 run_config() {
@@ -129,6 +130,7 @@ run_config() {
     log "[$config] build"
     cmake --build --preset "$config" || return 1
     log "[$config] test"
+    rm -f "build/$config/Testing/Temporary/LastTestsFailed.log"
     ctest --preset "$config" || return 1
 }
 
@@ -157,6 +159,13 @@ for config in $configs; do
     else
         status[$config]="FAILED"
         failed=1
+        # Name the failed tests in the summary: the log's tail is what CI shows.
+        failed_log="build/$config/Testing/Temporary/LastTestsFailed.log"
+        if [[ -s "$failed_log" ]]; then
+            failed_tests[$config]=$(sed 's/^[0-9]*:/      /' "$failed_log")
+            log "[$config] the failed tests again, alone (a pass here means a flaky test)"
+            ctest --preset "$config" --rerun-failed --output-on-failure 2>&1 | tail -n 80 || true
+        fi
     fi
     seconds[$config]=$((SECONDS - start))
 done
@@ -181,6 +190,9 @@ for config in $configs; do
         time_note=" in ${seconds[$config]} s"
     fi
     printf '  %-8s %s%s\n' "$config" "${status[$config]:-not run}" "$time_note"
+    if [[ -n "${failed_tests[$config]:-}" ]]; then
+        printf '%s\n' "${failed_tests[$config]}"
+    fi
 done
 printf '  %-8s %s\n' "format" "$format_status"
 
