@@ -20,8 +20,14 @@
 extern "C" const char* __asan_default_options() { return "detect_leaks=1"; }
 #endif
 
+#include <csignal>
+#include <cstdlib>
+
 int main(int argc, char* argv[]) {
     if (unblock::is_worker_process(argc, argv)) {
+        // A test of workers that die while starting sets this in the
+        // environment its spawned workers inherit.
+        if (std::getenv("UNBLOCK_TEST_WORKER_DIES_AT_START") != nullptr) std::raise(SIGKILL);
         return unblock::worker_main();
     }
     return Catch::Session().run(argc, argv);

@@ -29,6 +29,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <dirent.h>
@@ -499,18 +500,35 @@ TEST_CASE("process pool: chaos - workers SIGKILLed at random while 2000 calls ru
     UNBLOCK_EACH_START_METHOD();
     process_pool_executor pool(unblock::test::pool_options(3));
     constexpr int calls = 2000;
-    std::vector<std::future<int>> futures;
+    std::vector<std::future<std::pair<int, int>>> futures; // {2 * input, worker pid}
     futures.reserve(calls);
-    std::atomic<bool> stop{false};
     std::atomic<int> kills{0};
     std::vector<int> killed; // the killer's, read after it is joined
-    std::thread killer([&] {
+    // The killer kills only workers that have answered a call. Workers still
+    // starting are left alone: a spawn pool whose new workers die before they
+    // are ready 8 times in a row breaks on purpose (their image cannot start),
+    // and under TSan on a busy machine a spawn is slow enough for the killer
+    // to get there 8 times.
+    std::mutex answered_mutex;
+    std::vector<int> answered;
+    // A jthread: a failed REQUIRE below unwinds through it, which stops and
+    // joins it (a joinable std::thread would call std::terminate and hide
+    // the failure).
+    std::jthread killer([&](std::stop_token stop) {
         std::mt19937 rng(12345);
         std::size_t last = 0;
-        while (!stop.load()) {
+        while (!stop.stop_requested()) {
             const auto s = pool.stats();
-            if (s.completed >= last + 40 && !s.worker_pids.empty()) {
-                const int pid = s.worker_pids[rng() % s.worker_pids.size()];
+            std::vector<int> ready;
+            {
+                std::lock_guard lock(answered_mutex);
+                for (const int pid : s.worker_pids) {
+                    if (std::find(answered.begin(), answered.end(), pid) != answered.end())
+                        ready.push_back(pid);
+                }
+            }
+            if (s.completed >= last + 40 && !ready.empty()) {
+                const int pid = ready[rng() % ready.size()];
                 if (::kill(pid, SIGKILL) == 0) {
                     ++kills;
                     killed.push_back(pid);
@@ -521,22 +539,28 @@ TEST_CASE("process pool: chaos - workers SIGKILLed at random while 2000 calls ru
         }
     });
     for (int i = 0; i < calls; ++i) {
-        futures.push_back(pool.submit([](int x) { return 2 * x; }, i));
+        futures.push_back(pool.submit(
+            [](int x) { return std::pair<int, int>(2 * x, static_cast<int>(::getpid())); }, i));
     }
     int values = 0;
     int crashed = 0;
     for (int i = 0; i < calls; ++i) {
         REQUIRE(ready(futures[static_cast<std::size_t>(i)]));
         try {
-            const int value = futures[static_cast<std::size_t>(i)].get();
+            const auto [value, pid] = futures[static_cast<std::size_t>(i)].get();
             CHECK(value == 2 * i);
             ++values;
+            std::lock_guard lock(answered_mutex);
+            if (std::find(answered.begin(), answered.end(), pid) == answered.end())
+                answered.push_back(pid);
         } catch (const unblock::worker_crashed_error& e) {
             CHECK(std::string(e.what()).find("signal 9 (SIGKILL)") != std::string::npos);
             ++crashed;
+        } catch (const std::exception& e) {
+            FAIL_CHECK("call " << i << " failed with " << typeid(e).name() << ": " << e.what());
         }
     }
-    stop = true;
+    killer.request_stop();
     killer.join();
     CHECK(values + crashed == calls);
     CHECK(kills > 0);

@@ -466,6 +466,35 @@ TEST_CASE("process reliability: a pool whose last worker cannot be replaced brea
     CHECK_THROWS_AS(pool.submit(&add, 1, 2), unblock::broken_executor_error);
 }
 
+TEST_CASE("process reliability: a spawn pool whose workers keep being killed while they start "
+          "breaks, and says so",
+          "[process_pool]") {
+    // tests/catch_main.cpp: a spawned worker that inherits this variable
+    // SIGKILLs itself before it is ready, as if an OOM killer got it each time.
+    REQUIRE(::setenv("UNBLOCK_TEST_WORKER_DIES_AT_START", "1", 1) == 0);
+    struct unset_at_exit { // also when a REQUIRE fails: later tests spawn workers
+        ~unset_at_exit() { ::unsetenv("UNBLOCK_TEST_WORKER_DIES_AT_START"); }
+    } unset;
+    process_pool_executor::options options;
+    options.max_workers = 1;
+    options.start_method = unblock::start_method::spawn;
+    std::string what;
+    {
+        process_pool_executor pool(options);
+        try {
+            auto queued = pool.submit(&add, 1, 2); // waits through the attempts, then fails
+            what = failure_of<unblock::broken_executor_error>(queued);
+        } catch (const unblock::broken_executor_error& e) {
+            what = e.what(); // broken before the submission
+        }
+        CHECK(pool.stats().crashed >= 8);
+        CHECK_THROWS_AS(pool.submit(&add, 1, 2), unblock::broken_executor_error);
+    }
+    CHECK(what.find("in a row ended before they were ready") != std::string::npos);
+    CHECK(what.find("SIGKILL") != std::string::npos);
+    CHECK(what.find("is_worker_process") == std::string::npos); // the hook is not the cause
+}
+
 TEST_CASE("process reliability: an answer written to a closed pipe raises no SIGPIPE",
           "[process_pool]") {
     // A worker whose pool went away finds its answer pipe closed. Its SIGPIPE

@@ -746,11 +746,19 @@ private:
                            (failed_start ? std::string("; if it is not the initializer: ") +
                                                process_worker_hook_hint
                                          : std::string()));
-            } else if (failed_start) {
+            } else if (failed_start && exited) {
                 break_pool("unblock::process_pool_executor: a spawned worker process ended before "
                            "it was ready (" +
                            how + "); " + process_worker_hook_hint +
                            "; the pool is broken and runs no more work");
+            } else if (failed_start) {
+                // Killed, not exited: the hook may be fine, the image or the
+                // machine is not (a crash at start-up, an OOM killer).
+                break_pool("unblock::process_pool_executor: " + std::to_string(spawn_attempts) +
+                           " spawned worker processes in a row ended before they were ready "
+                           "(the last: " +
+                           how +
+                           "), so new ones would too; the pool is broken and runs no more work");
             }
             if (m_server.gone()) {
                 break_pool("unblock::process_pool_executor: the fork server died; the pool is "
